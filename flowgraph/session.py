@@ -1,0 +1,573 @@
+"""``Session``: maps fetches and feeds onto cached plans and runs them.
+
+``run`` after its first call for a signature is: look up the cached plan, convert the feeds, call
+the plan, rebuild the fetch structure. Everything else (pruning, ordering, kernel binding, missing
+feed checks) happens once per (fetches, feed keys) signature.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from flowgraph import errors
+from flowgraph.backend import Backend, default_backend
+from flowgraph.graph import Graph, Operation, Tensor, get_default_graph
+from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
+from flowgraph.runtime.plan import Plan, build_plan
+from flowgraph.shapes import TensorShape
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration and run metadata (TF1's protos, as plain objects)
+# ---------------------------------------------------------------------------------------------
+class GPUOptions:
+    def __init__(self, per_process_gpu_memory_fraction: float = 0.0, allow_growth: bool = False,
+                 visible_device_list: str = "", **kwargs: Any) -> None:
+        self.per_process_gpu_memory_fraction = per_process_gpu_memory_fraction
+        self.allow_growth = allow_growth
+        self.visible_device_list = visible_device_list
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class GraphOptions:
+    def __init__(self, **kwargs: Any) -> None:
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class ConfigProto:
+    """Session configuration; ``inter_op_parallelism_threads=0`` means one thread per core."""
+
+    def __init__(
+        self,
+        inter_op_parallelism_threads: int = 0,
+        intra_op_parallelism_threads: int = 0,
+        allow_soft_placement: bool = False,
+        log_device_placement: bool = False,
+        device_count: dict | None = None,
+        gpu_options: GPUOptions | None = None,
+        graph_options: GraphOptions | None = None,
+        use_per_session_threads: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.inter_op_parallelism_threads = inter_op_parallelism_threads
+        self.intra_op_parallelism_threads = intra_op_parallelism_threads
+        self.allow_soft_placement = allow_soft_placement
+        self.log_device_placement = log_device_placement
+        self.device_count = dict(device_count or {})
+        self.gpu_options = gpu_options or GPUOptions()
+        self.graph_options = graph_options or GraphOptions()
+        self.use_per_session_threads = use_per_session_threads
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class RunOptions:
+    NO_TRACE = 0
+    SOFTWARE_TRACE = 1
+    HARDWARE_TRACE = 2
+    FULL_TRACE = 3
+
+    def __init__(self, trace_level: int = 0, timeout_in_ms: int = 0, **kwargs: Any) -> None:
+        self.trace_level = trace_level
+        self.timeout_in_ms = timeout_in_ms
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+
+class NodeExecStats:
+    """Timing of one executed node (micro-seconds, as in TF1's step stats)."""
+
+    def __init__(self, node_name: str, op_type: str, all_start_micros: int, all_end_rel_micros: int,
+                 thread_id: int, timeline_label: str) -> None:
+        self.node_name = node_name
+        self.op_type = op_type
+        self.all_start_micros = all_start_micros
+        self.op_start_rel_micros = 0
+        self.op_end_rel_micros = all_end_rel_micros
+        self.all_end_rel_micros = all_end_rel_micros
+        self.thread_id = thread_id
+        self.timeline_label = timeline_label
+        # Nanosecond precision kept for rendering; TF1's protos only carry micro-seconds.
+        self.start_ns = 0
+        self.end_ns = 0
+
+    def __repr__(self) -> str:
+        return f"NodeExecStats({self.node_name!r}, start={self.all_start_micros}, dur={self.all_end_rel_micros}us, thread={self.thread_id})"
+
+
+class DeviceStepStats:
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.node_stats: list[NodeExecStats] = []
+
+
+class StepStats:
+    def __init__(self) -> None:
+        self.dev_stats: list[DeviceStepStats] = []
+
+
+class RunMetadata:
+    def __init__(self) -> None:
+        self.step_stats = StepStats()
+        self.partition_graphs: list = []
+        self.cost_graph = None
+
+    def Clear(self) -> None:  # noqa: N802 - protobuf's name
+        self.step_stats = StepStats()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fetch mapping
+# ---------------------------------------------------------------------------------------------
+def _fetch_error(fetch: Any, why: str) -> TypeError:
+    return TypeError(f"Fetch argument {fetch!r} has invalid type {type(fetch)!r}, must be a string or Tensor. ({why})")
+
+
+def map_fetches(graph: Graph, fetches: Any) -> tuple[list, Callable]:
+    """Flattens any nesting of fetches into graph elements and a function rebuilding the structure."""
+    targets: list = []
+
+    def walk(f: Any) -> Callable:
+        if f is None:
+            raise TypeError(f"Fetch argument None has invalid type {type(None)!r}")
+        if isinstance(f, Tensor | Operation | str) or hasattr(f, "_as_graph_element"):
+            try:
+                el = graph.as_graph_element(f)
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e})") from None
+            idx = len(targets)
+            targets.append(el)
+            if isinstance(el, Operation):
+                return lambda vals: None
+            return lambda vals: vals[idx]
+        if isinstance(f, tuple) and hasattr(f, "_fields"):
+            subs = [walk(x) for x in f]
+            cls = type(f)
+            return lambda vals: cls(*[s(vals) for s in subs])
+        if isinstance(f, list | tuple):
+            subs = [walk(x) for x in f]
+            cls = type(f)
+            if cls is list:
+                return lambda vals: [s(vals) for s in subs]
+            return lambda vals: cls(s(vals) for s in subs)
+        if isinstance(f, dict):
+            items = [(k, walk(v)) for k, v in f.items()]
+            cls = type(f)
+            if cls is collections.defaultdict:
+                factory = f.default_factory
+                return lambda vals: collections.defaultdict(factory, ((k, s(vals)) for k, s in items))
+            return lambda vals: cls((k, s(vals)) for k, s in items)
+        raise _fetch_error(f, f"Can not convert a {type(f).__name__} into a Tensor or Operation.")
+
+    build = walk(fetches)
+    return targets, build
+
+
+def _host_value(v: Any) -> Any:
+    if type(v) is np.ndarray and v.ndim == 0:
+        return v[()]
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# Session
+# ---------------------------------------------------------------------------------------------
+class _Runtime:
+    """What kernels are bound to: the array module, the variable store, per-op random streams."""
+
+    def __init__(self, backend: Backend, session: Session) -> None:
+        self.backend = backend
+        self.xp = backend.xp
+        self.to_device = backend.to_device
+        self.to_host = backend.to_host
+        self.host_copy = backend.name != "cpu"
+        self.variables: dict[Operation, Any] = {}
+        self._rngs: dict[Operation, np.random.Generator] = {}
+        self.session = session
+
+    def bind(self, op: Operation) -> Callable:
+        return op._opdef.kernel(op, self)
+
+    def rng(self, op: Operation) -> np.random.Generator:
+        """The op's own random stream: fixed by its (graph, op) seeds, fresh per session."""
+        g = self._rngs.get(op)
+        if g is None:
+            seed, seed2 = op.attrs.get("seed", 0), op.attrs.get("seed2", 0)
+            if seed == 0 and seed2 == 0:
+                g = np.random.default_rng()
+            else:
+                g = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(seed2) & 0xFFFFFFFF])
+            self._rngs[op] = g
+        return g
+
+
+_DEFAULT_SESSIONS = threading.local()
+
+
+def _session_stack() -> list:
+    s = getattr(_DEFAULT_SESSIONS, "stack", None)
+    if s is None:
+        s = _DEFAULT_SESSIONS.stack = []
+    return s
+
+
+def get_default_session() -> Session | None:
+    s = _session_stack()
+    return s[-1] if s else None
+
+
+def _session_for(graph: Graph, session: Session | None) -> Session:
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            raise ValueError(
+                "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+                "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
+            )
+    if session.graph is not graph:
+        raise ValueError(
+            "Cannot use the given session to evaluate tensor: the tensor's graph is different from the session's graph."
+        )
+    return session
+
+
+class _CompiledPlan:
+    __slots__ = ("plan", "fn", "line_step", "feed_checks")
+
+    def __init__(self, plan: Plan, fn: Callable, line_step: list[int], feed_checks: tuple) -> None:
+        self.plan = plan
+        self.fn = fn
+        self.line_step = line_step
+        self.feed_checks = feed_checks
+
+
+class BaseSession:
+    """Shared machinery of ``Session`` and ``InteractiveSession``."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: ConfigProto | None = None) -> None:
+        self._graph = graph if graph is not None else get_default_graph()
+        if not isinstance(self._graph, Graph):
+            raise TypeError(f"graph must be a tf.Graph, but got {type(self._graph).__name__}")
+        self._config = config or ConfigProto()
+        self._target = target
+        threads = self._config.inter_op_parallelism_threads
+        if not threads or threads < 0:
+            # TF1: 0 picks one thread per core; negative runs everything on the caller's thread.
+            threads = 1 if threads and threads < 0 else (os.cpu_count() or 1)
+        self._inter_op = int(threads)
+        intra = self._config.intra_op_parallelism_threads
+        if intra and intra > 0:
+            try:
+                from threadpoolctl import threadpool_limits
+
+                threadpool_limits(limits=int(intra), user_api="blas")
+            except ImportError:
+                pass
+        self._rt = _Runtime(default_backend(), self)
+        self._plans: dict = {}
+        self._fetch_cache: dict = {}
+        self._lock = threading.RLock()
+        self._pool: WorkerPool | None = None
+        self._closed = False
+        self._default_cm: list = []
+
+    # -- properties ----------------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def graph_def(self) -> Any:
+        return self._graph
+
+    @property
+    def sess_str(self) -> str:
+        return self._target
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+            self._rt.variables.clear()
+            self._plans.clear()
+
+    def __del__(self) -> None:
+        try:
+            if self._pool is not None:
+                self._pool.shutdown()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def as_default(self):
+        sess = self
+
+        class _DefaultSession:
+            def __enter__(self_inner):
+                _session_stack().append(sess)
+                sess._graph_cm = sess._graph.as_default()
+                sess._graph_cm.__enter__()
+                return sess
+
+            def __exit__(self_inner, *exc):
+                sess._graph_cm.__exit__(*exc)
+                stack = _session_stack()
+                if stack and stack[-1] is sess:
+                    stack.pop()
+                return False
+
+        return _DefaultSession()
+
+    def __enter__(self) -> BaseSession:
+        cm = self.as_default()
+        cm.__enter__()
+        self._default_cm.append(cm)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        cm = self._default_cm.pop()
+        cm.__exit__(exc_type, exc, tb)
+        self.close()
+        return False
+
+    # -- run -----------------------------------------------------------------------------------
+    def run(self, fetches: Any, feed_dict: dict | None = None, options: RunOptions | None = None,
+            run_metadata: RunMetadata | None = None) -> Any:
+        """Computes ``fetches`` (any nesting of Tensors, Operations, names) given ``feed_dict``."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        graph = self._graph
+        # Fetch structure: cached for the common shapes (one element, flat list/tuple of elements).
+        if isinstance(fetches, Tensor | Operation):
+            fkey = fetches
+        elif type(fetches) in (list, tuple) and all(isinstance(f, Tensor | Operation) for f in fetches):
+            fkey = (type(fetches), tuple(fetches))
+        else:
+            fkey = None
+        mapped = self._fetch_cache.get(fkey) if fkey is not None else None
+        if mapped is None:
+            mapped = map_fetches(graph, fetches)
+            if fkey is not None:
+                self._fetch_cache[fkey] = mapped
+        targets, rebuild = mapped
+
+        if feed_dict:
+            feed_tensors, feed_values = self._resolve_feeds(feed_dict)
+        else:
+            feed_tensors, feed_values = (), ()
+        key = (fkey if fkey is not None else tuple(targets), feed_tensors, graph._version)
+        compiled = self._plans.get(key)
+        if compiled is None:
+            compiled = self._compile(targets, feed_tensors, key)
+        if feed_values:
+            feed_values = tuple(chk(v) for chk, v in zip(compiled.feed_checks, feed_values))
+
+        trace = None
+        if options is not None and getattr(options, "trace_level", 0) and run_metadata is not None:
+            trace = []
+        t_start = time.time()
+        plan = compiled.plan
+        try:
+            if plan.parallel:
+                results = run_parallel(plan, feed_values, self._get_pool(), trace)
+            elif trace is not None:
+                results = run_loop(plan, feed_values, trace)
+            else:
+                results = compiled.fn(*feed_values)
+        except StepFailure as f:
+            raise self._op_error(f.step.op, f.inputs, f.cause) from f.cause
+        except errors.OpError:
+            raise
+        except Exception as e:  # a kernel failed inside the generated serial function
+            raise self._serial_error(compiled, e) from e
+        graph._runs += 1
+        if trace is not None:
+            self._record_trace(run_metadata, trace, t_start)
+        if self._rt.host_copy:
+            to_host = self._rt.to_host
+            results = [to_host(v) for v in results]
+        return rebuild([_host_value(v) for v in results])
+
+    def _resolve_feeds(self, feed_dict: dict) -> tuple[tuple, tuple]:
+        graph = self._graph
+        tensors = []
+        values = []
+        for k, v in feed_dict.items():
+            if isinstance(k, Tensor):
+                t = k
+                if t._op._graph is not graph:
+                    raise ValueError(f"Cannot feed {t!r}: it is not an element of this graph.")
+            else:
+                try:
+                    t = graph.as_graph_element(k, allow_operation=False)
+                except (KeyError, ValueError, TypeError) as e:
+                    raise TypeError(f"Cannot interpret feed_dict key {k!r} as a Tensor: {e}") from None
+            if isinstance(v, Tensor):
+                raise TypeError(
+                    f"The value of a feed cannot be a tf.Tensor object ({v.name} fed for {t.name}). Acceptable feed "
+                    "values include Python scalars, strings, lists, numpy ndarrays, or TensorHandles."
+                )
+            tensors.append(t)
+            values.append(v)
+        return tuple(tensors), tuple(values)
+
+    def _compile(self, targets: list, feed_tensors: tuple, key: tuple) -> _CompiledPlan:
+        with self._lock:
+            compiled = self._plans.get(key)
+            if compiled is not None:
+                return compiled
+            for t in feed_tensors:
+                if t.op.type in ("VariableV2",):
+                    raise ValueError(f"Tensor {t.name} may not be fed: it is a variable's state; use Variable.load.")
+            plan = build_plan(self._graph, targets, feed_tensors, self._rt, self._inter_op)
+            fn, line_step = compile_serial(plan)
+            compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))
+            self._plans[key] = compiled
+            return compiled
+
+    def _get_pool(self) -> WorkerPool:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = WorkerPool(max(1, self._inter_op - 1))
+                pool = self._pool
+        return pool
+
+    # -- errors --------------------------------------------------------------------------------
+    def _serial_error(self, compiled: _CompiledPlan, exc: BaseException) -> BaseException:
+        tb = exc.__traceback__
+        frame_locals = None
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<flowgraph plan>":
+                line = tb.tb_lineno
+                frame_locals = tb.tb_frame.f_locals
+            tb = tb.tb_next
+        if line is None or line >= len(compiled.line_step) or compiled.line_step[line] < 0:
+            return exc
+        step = compiled.plan.steps[compiled.line_step[line]]
+        inputs = []
+        for s in step.in_slots:
+            name = f"s{s}"
+            if s in compiled.plan.const_slots:
+                inputs.append(compiled.plan.const_slots[s])
+            else:
+                inputs.append(frame_locals.get(name) if frame_locals is not None else None)
+        if isinstance(exc, errors.OpError):
+            return exc
+        return self._op_error(step.op, inputs, exc)
+
+    def _op_error(self, op: Operation, inputs: list, exc: BaseException) -> BaseException:
+        if isinstance(exc, errors.OpError) or isinstance(exc, KeyboardInterrupt):
+            return exc
+        shapes = ", ".join(f"{t.name}: shape {list(np.shape(v))} {getattr(v, 'dtype', type(v).__name__)}" for t, v in zip(_data_inputs(op), inputs))
+        msg = (
+            f"{type(exc).__name__}: {exc}\n\twhile running op '{op.name}' (type {op.type}) with inputs [{shapes}]"
+            f"\n\tcreated at {op.location} (in {op.traceback[2]})"
+        )
+        cls = errors.ResourceExhaustedError if isinstance(exc, MemoryError) else errors.InvalidArgumentError
+        return cls(None, op, msg)
+
+    def _record_trace(self, md: RunMetadata, trace: list, t_start: float) -> None:
+        dev = DeviceStepStats("/job:localhost/replica:0/task:0/device:CPU:0")
+        if not trace:
+            md.step_stats.dev_stats.append(dev)
+            return
+        base_ns = min(t0 for _, t0, _, _ in trace)
+        base_us = int(t_start * 1e6)
+        for op, t0, t1, tid in sorted(trace, key=lambda r: r[1]):
+            st = NodeExecStats(op.name, op.type, base_us + (t0 - base_ns) // 1000, max(0, (t1 - t0) // 1000), tid,
+                               f"{op.name} = {op.type}({', '.join(t.name for t in op.inputs)})")
+            st.start_ns, st.end_ns = t0, t1
+            dev.node_stats.append(st)
+        md.step_stats.dev_stats.append(dev)
+
+    # -- misc ------------------------------------------------------------------------------------
+    def list_devices(self) -> list:
+        from flowgraph.config import list_devices
+
+        return list_devices()
+
+    def make_callable(self, fetches: Any, feed_list: list | None = None, accept_options: bool = False) -> Callable:
+        """A function ``f(*feed_values)`` running ``fetches`` (TF1's ``Session.make_callable``)."""
+        feeds = list(feed_list or [])
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self.run(fetches, dict(zip(feeds, args)), **kwargs)
+
+        return call
+
+
+def _data_inputs(op: Operation) -> list[Tensor]:
+    ref = getattr(op._opdef, "ref_inputs", ())
+    return [t for i, t in enumerate(op.inputs) if i not in ref]
+
+
+def _feed_checker(t: Tensor) -> Callable:
+    """Converts a fed value to the tensor's dtype and checks it against the static shape."""
+    npdt = t.dtype.np
+    dims = t._dims
+    name = t.name
+    where = t.op.location
+
+    def check(v: Any) -> Any:
+        if type(v) is np.ndarray and v.dtype == npdt:
+            arr = v
+        else:
+            try:
+                arr = np.asarray(v, dtype=npdt)
+            except (TypeError, ValueError) as e:
+                raise TypeError(
+                    f"Cannot feed value {_short(v)} for Tensor '{name}' of dtype {t.dtype.name} (created at {where}): {e}"
+                ) from None
+        if dims is not None:
+            shp = arr.shape
+            if len(shp) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shp)):
+                raise ValueError(
+                    f"Cannot feed value of shape {shp} for Tensor '{name}', which has shape {TensorShape(dims)} "
+                    f"(created at {where})"
+                )
+        return arr
+
+    return check
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) < 60 else r[:57] + "..."
+
+
+class Session(BaseSession):
+    """``tf.Session``: runs a graph; a context manager that makes itself the default session."""
+
+
+class InteractiveSession(BaseSession):
+    """A Session that installs itself as the default on creation (for shells and notebooks)."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: ConfigProto | None = None) -> None:
+        super().__init__(target, graph, config)
+        self._interactive_cm = self.as_default()
+        self._interactive_cm.__enter__()
+
+    def close(self) -> None:
+        if not self._closed and getattr(self, "_interactive_cm", None) is not None:
+            cm, self._interactive_cm = self._interactive_cm, None
+            try:
+                cm.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - closing from another thread
+                pass
+        super().close()
