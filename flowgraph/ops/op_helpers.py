@@ -88,9 +88,7 @@ def normalize_axes(axis: Any, rank: int | None, what: str = "reduction") -> tupl
             if not -rank <= a < rank:
                 raise ValueError(f"Invalid {what} dimension {a} for input with {rank} dimensions.")
             a %= rank
-        elif a < 0:
-            raise ValueError(f"A negative {what} axis ({a}) needs an input of known rank.")
-        out.append(a)
+        out.append(a)  # with unknown rank a negative axis stays negative; kernels resolve it
     return tuple(sorted(set(out)))
 
 
