@@ -37,28 +37,9 @@ from flowgraph.graph import (  # noqa: E402
     get_default_graph,
     reset_default_graph,
 )
-from flowgraph.ops.array import (  # noqa: E402
-    broadcast_to,
-    reshape,
-    shape,
-    stop_gradient,
-)
+from flowgraph.ops.array import *  # noqa: E402, F403 - the module's __all__ is the public map
 from flowgraph.ops.control import group, identity, no_op, tuple_ as tuple  # noqa: E402, A004
-from flowgraph.ops.math import (  # noqa: E402
-    add,
-    add_n,
-    cast,
-    divide,
-    matmul,
-    multiply,
-    negative,
-    ones_like,
-    reduce_mean,
-    reduce_sum,
-    subtract,
-    truediv,
-    zeros_like,
-)
+from flowgraph.ops.math import *  # noqa: E402, F403 - the module's __all__ is the public map
 from flowgraph.ops.sources import constant, placeholder, placeholder_with_default  # noqa: E402
 from flowgraph.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
 from flowgraph.session import (  # noqa: E402

@@ -264,3 +264,7 @@ NotDifferentiable("StopGradient")
 
 def stop_gradient(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
     return make_op("StopGradient", [convert_to_tensor(input)], name=name, default="StopGradient")
+
+
+# Public names re-exported as ``tf.<name>``; extend when adding an op function.
+__all__ = ["broadcast_to", "reshape", "shape", "stop_gradient"]

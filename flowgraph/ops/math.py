@@ -467,3 +467,21 @@ install_operator("mul", multiply, "mul")
 install_operator("truediv", truediv, "truediv")
 install_operator("matmul", functools.partial(matmul), "matmul")
 Tensor.__neg__ = lambda self: negative(self, name="Neg")  # type: ignore[attr-defined]
+
+
+# Public names re-exported as ``tf.<name>``; extend when adding an op function.
+__all__ = [
+    "add",
+    "add_n",
+    "cast",
+    "divide",
+    "matmul",
+    "multiply",
+    "negative",
+    "ones_like",
+    "reduce_mean",
+    "reduce_sum",
+    "subtract",
+    "truediv",
+    "zeros_like",
+]
