@@ -7,7 +7,8 @@ modules named below.
 __version__ = "0.1.0"
 VERSION = __version__
 
-from flowgraph import dtypes, errors  # noqa: E402
+from flowgraph import app, dtypes, errors, flags, logging, summary  # noqa: E402
+from flowgraph.io import gfile  # noqa: E402
 from flowgraph.dtypes import (  # noqa: E402
     DType,
     as_dtype,
@@ -126,3 +127,17 @@ def enable_eager_execution(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
 
 
 newaxis = None
+
+
+def set_random_seed(seed):  # noqa: ANN001, ANN201
+    """TF1's graph-level seed: ops without their own seed derive one from it."""
+    get_default_graph().seed = seed
+
+
+def __getattr__(name):  # noqa: ANN001, ANN202
+    from flowgraph.compat.missing import missing_attribute
+
+    raise missing_attribute(__name__, globals(), name)
+
+
+from flowgraph import compat, io  # noqa: E402
