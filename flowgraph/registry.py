@@ -30,6 +30,11 @@ class OpDef:
     heavy: bool = False
     #: True when inputs broadcast (NumPy rules); the backprop driver then sums gradients back.
     broadcasting: bool = False
+    #: True when the output is a reference to session state (TF1's ref tensor, a variable): each
+    #: consumer reads the current value through ``ref_reader`` when it runs, not when this op runs.
+    ref_output: bool = False
+    #: True for pass-throughs (Identity) whose consumers may read the ref behind them directly.
+    forwards_ref: bool = False
 
     def infer(self, op: Operation) -> list[tuple[Any, tuple | None]]:
         """Returns ``[(dtype, dims), ...]`` for each output; raises ValueError/TypeError if invalid."""
@@ -38,6 +43,10 @@ class OpDef:
     def kernel(self, op: Operation, rt: Any) -> Callable:
         """Returns ``f(*input_values) -> value`` (or a tuple for several outputs)."""
         raise TypeError(f"op type {self.type} defines no kernel")
+
+    def ref_reader(self, op: Operation, rt: Any, consumer: Operation) -> Callable:
+        """For ``ref_output`` ops: a zero-argument function reading the current state for ``consumer``."""
+        raise TypeError(f"op type {self.type} has no ref output")
 
     def static_value(self, op: Operation) -> Any:
         """The output's value when it is known at graph construction (Const, Shape of a known shape)."""

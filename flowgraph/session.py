@@ -20,7 +20,7 @@ from flowgraph import errors
 from flowgraph.backend import Backend, default_backend
 from flowgraph.graph import Graph, Operation, Tensor, get_default_graph
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
-from flowgraph.runtime.plan import Plan, build_plan
+from flowgraph.runtime.plan import Plan, build_plan, retune
 from flowgraph.shapes import TensorShape
 
 
@@ -383,6 +383,8 @@ class BaseSession:
         try:
             if plan.parallel:
                 results = run_parallel(plan, feed_values, self._get_pool(), trace)
+            elif plan.calibrate:
+                results = self._calibrating_run(plan, feed_values, trace)
             elif trace is not None:
                 results = run_loop(plan, feed_values, trace)
             else:
@@ -437,6 +439,15 @@ class BaseSession:
             compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))
             self._plans[key] = compiled
             return compiled
+
+    def _calibrating_run(self, plan: Plan, feed_values: tuple, trace: list | None) -> tuple:
+        """A plan's first run when some sizes were unknown: measures them and picks serial or parallel."""
+        measured: list[int] = []
+        results = run_loop(plan, feed_values, trace, measured)
+        with self._lock:
+            if plan.calibrate:
+                retune(plan, measured)
+        return results
 
     def _get_pool(self) -> WorkerPool:
         pool = self._pool

@@ -48,21 +48,25 @@ def read_store(store: dict, var_op: Operation, reader: Operation | None = None) 
 
 @register_op
 class VariableV2(OpDef):
-    """Outputs the variable's current value from the session store."""
+    """The variable's state as a ref: each consumer reads the value current when it runs (TF1)."""
 
     stateful = True
+    ref_output = True
 
     def infer(self, op):
         return [(op.attrs["dtype"], op.attrs["shape"])]
 
     def kernel(self, op, rt):
+        return self.ref_reader(op, rt, op)
+
+    def ref_reader(self, op, rt, consumer):
         store = rt.variables
 
         def read():
             try:
                 return store[op]
             except KeyError:
-                raise uninitialized_error(op) from None
+                raise uninitialized_error(op, consumer) from None
 
         return read
 

@@ -27,6 +27,8 @@ def _nothing(*_args: Any) -> None:
 class Identity(OpDef):
     """Returns its input unchanged (no copy: kernels never write into their inputs)."""
 
+    forwards_ref = True
+
     def infer(self, op):
         (x,) = op.inputs
         return [(x.dtype, x._dims)]

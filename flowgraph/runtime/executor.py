@@ -42,8 +42,8 @@ def compile_serial(plan: Plan) -> tuple[Callable, list[int]]:
         for s in st.frees:
             lines.append(f"    s{s} = None")
             line_step.append(i)
-    fetches = ", ".join("None" if s < 0 else _slot_ref(s, plan) for s in plan.fetch_slots)
-    lines.append(f"    return ({fetches},)")
+    fetches = "".join(("None" if s < 0 else _slot_ref(s, plan)) + ", " for s in plan.fetch_slots)
+    lines.append(f"    return ({fetches})")
     code = compile("\n".join(lines) + "\n", "<flowgraph plan>", "exec")
     exec(code, env)  # noqa: S102 - code generated from our own plan, no user strings
     return env["_plan"], line_step
@@ -90,7 +90,8 @@ def initial_values(plan: Plan, feeds: tuple) -> list:
     return vals
 
 
-def run_loop(plan: Plan, feeds: tuple, trace: list | None) -> tuple:
+def run_loop(plan: Plan, feeds: tuple, trace: list | None, measured: list | None = None) -> tuple:
+    """Runs the steps one by one; ``trace`` gets (op, start, end, thread), ``measured`` output sizes."""
     vals = initial_values(plan, feeds)
     tid = threading.get_ident()
     clock = time.perf_counter_ns
@@ -103,10 +104,17 @@ def run_loop(plan: Plan, feeds: tuple, trace: list | None) -> tuple:
             raise StepFailure(st, args, e) from e
         if trace is not None:
             trace.append((st.op, t0, clock(), tid))
+        if measured is not None:
+            measured.append(_size(r, len(st.out_slots)))
         _store(st, vals, r)
         for s in st.frees:
             vals[s] = None
     return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots)
+
+
+def _size(result: Any, n_outputs: int) -> int:
+    values = result if n_outputs > 1 else (result,)
+    return max((int(getattr(v, "size", 1)) for v in values), default=0) if n_outputs else 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,13 @@ class Step:
     n_deps: int = 0
     heavy: bool = False
     frees: tuple[int, ...] = ()  # slots whose last reader is this step (serial order)
+    #: For a read of a ref output (a variable): the op the value is read for. The read waits for
+    #: everything that op waits for, so it sees assignments ordered before that op (TF1's refs).
+    for_op: Operation | None = None
+    wait_slots: tuple[int, ...] = ()  # slots a read waits for without reading them
+    wait_ops: tuple[Operation, ...] = ()  # control inputs of the Identity chain a read goes through
+    #: None when the output size is unknown at build time; the first run measures it.
+    elements: int | None = 0
 
 
 @dataclass
@@ -48,6 +55,10 @@ class Plan:
     keep_slots: frozenset  # fetched and fed slots, never freed
     parallel: bool
     serial_fn: Any = None
+    #: True while some step's size is unknown and could make the plan worth running in parallel:
+    #: the first run then measures the sizes (``retune``) instead of guessing.
+    calibrate: bool = False
+    inter_op_threads: int = 1
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:
@@ -86,7 +97,8 @@ def build_plan(
     inter_op_threads: int,
 ) -> Plan:
     fed = set(feed_tensors)
-    targets = [f.op if isinstance(f, Tensor) else f for f in fetch_tensors]
+    # A fetched tensor that is fed is answered from the feed: its op need not run.
+    targets = [f if isinstance(f, Operation) else f.op for f in fetch_tensors if f not in fed]
     ops = prune(graph, targets, fed)
 
     for op in ops:
@@ -101,9 +113,13 @@ def build_plan(
         feed_slots.append(n_slots)
         n_slots += 1
 
+    # A ref output (a variable) runs as a step of its own only when fetched or waited on; each
+    # consumer otherwise gets a private read placed right before it (also through Identity chains
+    # such as ``v/read``: TF1's ref aliasing lets a consumer see assignments it is ordered after).
+    target_set = set(targets)
+    waited_on = {c for op in ops for c in op._control_inputs}
     steps: list[Step] = []
     const_slots: dict[int, Any] = {}
-    index_of: dict[Operation, int] = {}
     for op in ops:
         if op.type == "Const" and not any(t in fed for t in op._outputs):
             s = n_slots
@@ -111,6 +127,27 @@ def build_plan(
             slot_of[op._outputs[0]] = s
             const_slots[s] = rt.to_device(op.attrs["value"])
             continue
+        if op._opdef.ref_output and op not in target_set and op not in waited_on:
+            continue
+        ref_inputs = getattr(op._opdef, "ref_inputs", ())
+        ins = []
+        reads = []
+        for i, t in enumerate(op._inputs):
+            if i in ref_inputs:
+                continue
+            src = _ref_source(t, fed)
+            if src is None:
+                ins.append(slot_of[t])
+            else:
+                reads.append((src, n_slots))
+                ins.append(n_slots)
+                n_slots += 1
+        if reads:
+            read_slots = {r for _, r in reads}
+            waits = tuple(s for s in ins if s not in read_slots)
+            for (var, via), s in reads:
+                reader = var._opdef.ref_reader(var, rt, op)
+                steps.append(Step(var, reader, (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
         outs = []
         for t in op._outputs:
             if t in fed:
@@ -119,24 +156,24 @@ def build_plan(
                 slot_of[t] = n_slots
                 outs.append(n_slots)
                 n_slots += 1
-        ref_inputs = getattr(op._opdef, "ref_inputs", ())
-        ins = tuple(slot_of[t] for i, t in enumerate(op._inputs) if i not in ref_inputs)
-        index_of[op] = len(steps)
-        steps.append(Step(op, rt.bind(op), ins, tuple(outs), heavy=_is_heavy(op)))
+        steps.append(Step(op, rt.bind(op), tuple(ins), tuple(outs), elements=_elements(op)))
+    fetch_slots = tuple(slot_of[f] if isinstance(f, Tensor) else -1 for f in fetch_tensors)
+    steps = _live_steps(steps, fetch_slots, target_set | waited_on)
 
+    index_of = {st.op: i for i, st in enumerate(steps) if st.for_op is None}
     producer: dict[int, int] = {}
     for i, st in enumerate(steps):
         for s in st.out_slots:
             if s >= 0:
                 producer[s] = i
     for i, st in enumerate(steps):
-        deps = {producer[s] for s in st.in_slots if s in producer}
-        deps.update(index_of[c] for c in st.op._control_inputs if c in index_of)
+        deps = {producer[s] for s in st.in_slots + st.wait_slots if s in producer}
+        waits_for = st.op._control_inputs if st.for_op is None else st.for_op._control_inputs + list(st.wait_ops)
+        deps.update(index_of[c] for c in waits_for if c in index_of)
         st.n_deps = len(deps)
         for d in deps:
             steps[d].consumers.append(i)
 
-    fetch_slots = tuple(slot_of[f] if isinstance(f, Tensor) else -1 for f in fetch_tensors)
     keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
     readers = [0] * n_slots
     last_reader: dict[int, int] = {}
@@ -151,38 +188,97 @@ def build_plan(
     for i, fs in frees.items():
         steps[i].frees = tuple(fs)
 
-    parallel = inter_op_threads > 1 and _has_parallel_heavy_work(steps)
-    return Plan(steps, n_slots, tuple(feed_slots), fetch_slots, const_slots, readers, keep, parallel)
+    plan = Plan(steps, n_slots, tuple(feed_slots), fetch_slots, const_slots, readers, keep, False,
+                inter_op_threads=inter_op_threads)
+    retune(plan)
+    return plan
 
 
-def _is_heavy(op: Operation) -> bool:
-    if op._opdef.heavy:
-        return True
+def _ref_source(t: Tensor, fed: set[Tensor]) -> tuple[Operation, tuple[Operation, ...]] | None:
+    """The ref-output op ``t`` reads through (Identity chains), with the chain's control inputs."""
+    via: list[Operation] = []
+    while t not in fed:
+        op = t._op
+        if op._opdef.ref_output:
+            return op, tuple(via)
+        if not op._opdef.forwards_ref:
+            return None
+        via.extend(op._control_inputs)
+        t = op._inputs[0]
+    return None
+
+
+def _live_steps(steps: list[Step], fetch_slots: tuple[int, ...], required: set[Operation]) -> list[Step]:
+    """Drops steps nothing needs: pass-throughs (such as ``v/read``) whose readers read the ref itself."""
+    needed = set(fetch_slots)
+    live = []
+    for st in reversed(steps):
+        own = st.for_op is None and (st.op in required or st.op._opdef.stateful)
+        if own or any(s in needed for s in st.out_slots):
+            needed.update(st.in_slots)
+            needed.update(st.wait_slots)
+            live.append(st)
+    live.reverse()
+    return live
+
+
+def retune(plan: Plan, measured: Sequence[int] | None = None) -> None:
+    """Marks heavy steps and decides serial vs parallel, from static sizes or measured ones.
+
+    Unknown sizes count as tiny until measured; ``calibrate`` asks the first run to measure when
+    that guess could be what keeps the plan serial.
+    """
+    steps = plan.steps
+    if measured is not None:
+        for st, n in zip(steps, measured):
+            if st.elements is None:
+                st.elements = n
+    for st in steps:
+        st.heavy = st.op._opdef.heavy or (st.elements is not None and st.elements > TINY_ELEMENTS)
+    if plan.inter_op_threads <= 1:
+        plan.parallel = plan.calibrate = False
+        return
+    plan.parallel = _has_parallel_heavy_work(steps, [st.heavy for st in steps])
+    plan.calibrate = not plan.parallel and any(st.elements is None for st in steps) and _has_parallel_heavy_work(
+        steps, [st.heavy or st.elements is None for st in steps]
+    )
+
+
+def _elements(op: Operation) -> int | None:
+    """The largest output's element count, None when a shape is not fully known."""
+    most = 0
     for t in op._outputs:
         dims = t._dims
-        if dims is None:
-            return True
+        if dims is None or None in dims:
+            return None
         n = 1
         for d in dims:
-            n *= 64 if d is None else d
-        if n > TINY_ELEMENTS:
+            n *= d
+        most = max(most, n)
+    return most
+
+
+def _has_parallel_heavy_work(steps: list[Step], heavy_flags: list[bool]) -> bool:
+    """True when two heavy steps are independent, so a second thread can help.
+
+    Heavy steps are pairwise dependent exactly when each one (in topological order) reaches the
+    next, so one bounded search per consecutive pair decides it.
+    """
+    heavy = [i for i, h in enumerate(heavy_flags) if h]
+    for a, b in zip(heavy, heavy[1:]):
+        if not _reaches(steps, a, b):
             return True
     return False
 
 
-def _has_parallel_heavy_work(steps: list[Step]) -> bool:
-    """True when two heavy steps are independent, so a second thread can help."""
-    heavy = [i for i, s in enumerate(steps) if s.heavy]
-    if len(heavy) < 2:
-        return False
-    # Descendant sets over the step DAG (steps are in topological order).
-    desc: list[set[int]] = [set() for _ in steps]
-    for i in range(len(steps) - 1, -1, -1):
-        for c in steps[i].consumers:
-            desc[i].add(c)
-            desc[i] |= desc[c]
-    for a_pos, a in enumerate(heavy):
-        for b in heavy[a_pos + 1 :]:
-            if b not in desc[a]:
+def _reaches(steps: list[Step], a: int, b: int) -> bool:
+    seen = {a}
+    stack = [a]
+    while stack:
+        for c in steps[stack.pop()].consumers:
+            if c == b:
                 return True
+            if c < b and c not in seen:  # steps are topologically ordered: later ones cannot reach b
+                seen.add(c)
+                stack.append(c)
     return False

@@ -1,0 +1,291 @@
+"""What a drawing shows, before any Graphviz: picked ops, scope clusters, collapsed scopes, edges.
+
+Separating this from the DOT emission keeps the rules (pruning to fetches, folding constants,
+merging the edges of a collapsed scope) plain Python that tests can inspect directly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowgraph.graph import Graph, Operation, Tensor
+from flowgraph.viz import style
+
+
+@dataclass
+class Node:
+    """One drawn box: a single op, or a collapsed scope standing for all of its ops."""
+
+    id: str
+    kind: str
+    cluster: str  # scope path of the cluster it is drawn in ("" for the top level)
+    title: str
+    subtitle: str = ""
+    notes: list[str] = field(default_factory=list)  # folded constants
+    ops: list[Operation] = field(default_factory=list)
+    collapsed: bool = False
+    tooltip: str = ""
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    tensors: list[Tensor] = field(default_factory=list)  # empty for a control edge
+    control: bool = False
+    ref: bool = False  # a variable passed by reference (Assign, optimizer updates)
+
+
+@dataclass
+class View:
+    graph: Graph | None
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    clusters: set[str]  # scope paths drawn as clusters
+    depth: int  # longest input chain among the picked ops (for choosing the layout direction)
+    width: int  # most ops at one depth
+
+
+def select_ops(graph_or_fetches: Any) -> tuple[Graph | None, list[Operation]]:
+    """All ops of a Graph, or the ops that the given fetches depend on (inputs and control inputs)."""
+    if isinstance(graph_or_fetches, Graph):
+        return graph_or_fetches, graph_or_fetches.get_operations()
+    targets = [_as_op(f) for f in _flatten(graph_or_fetches)]
+    if not targets:
+        return None, []
+    graph = targets[0].graph
+    seen: set[Operation] = set()
+    stack = list(targets)
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        if op.graph is not graph:
+            raise ValueError(f"{op!r} is not in the same graph as {targets[0]!r}.")
+        seen.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return graph, sorted(seen, key=lambda o: o._id)
+
+
+def _flatten(x: Any) -> Iterable:
+    if isinstance(x, dict):
+        for v in x.values():
+            yield from _flatten(v)
+    elif isinstance(x, list | tuple | set | frozenset):
+        for v in x:
+            yield from _flatten(v)
+    else:
+        yield x
+
+
+def _as_op(x: Any) -> Operation:
+    if hasattr(x, "_as_graph_element") and not isinstance(x, Tensor | Operation):
+        x = x._as_graph_element()
+    if isinstance(x, Tensor):
+        return x.op
+    if isinstance(x, Operation):
+        return x
+    raise TypeError(f"Can only draw a Graph or fetches (Tensors, Operations, Variables), not {type(x).__name__}: {x!r}")
+
+
+def _compile_patterns(collapse: Any) -> list[str]:
+    if collapse is None:
+        return []
+    if isinstance(collapse, str):
+        return [collapse.rstrip("/")]
+    return [p.rstrip("/") for p in collapse]
+
+
+def _matches(path: str, patterns: list[str]) -> bool:
+    last = path.rsplit("/", 1)[-1]
+    for p in patterns:
+        if fnmatch.fnmatchcase(path, p) or ("/" not in p and fnmatch.fnmatchcase(last, p)):
+            return True
+    return False
+
+
+def build_view(
+    graph_or_fetches: Any,
+    collapse: Any = None,
+    depth: int | None = None,
+    fold_constants: bool = True,
+    merge_variables: bool = True,
+) -> View:
+    """Decides nodes, clusters and edges; see ``flowgraph.viz.to_dot`` for the options."""
+    graph, ops = select_ops(graph_or_fetches)
+    picked = set(ops)
+    # Every proper prefix of a picked op's name is a scope. An op named like a scope (a Variable
+    # ``w`` with ``w/read``) sits inside that scope's cluster, with its helpers.
+    scopes: set[str] = set()
+    for op in ops:
+        parts = op.name.split("/")
+        for i in range(1, len(parts)):
+            scopes.add("/".join(parts[:i]))
+    home = {op: op.name if op.name in scopes else op.name.rpartition("/")[0] for op in ops}
+
+    patterns = _compile_patterns(collapse)
+    # A variable's read snapshot and initializer are drawn as part of the variable itself.
+    owner: dict[Operation, Operation] = {}
+    if merge_variables:
+        for op in ops:
+            if op.type in ("Identity", "Assign") and style.op_kind(op) == style.VARIABLE and op.inputs[0].op in picked:
+                if op.name in (op.inputs[0].op.name + "/read", op.inputs[0].op.name + "/Assign"):
+                    owner[op] = op.inputs[0].op
+
+    def collapsed_scope(path: str) -> str | None:
+        """The outermost collapsed scope containing ``path`` (itself included), if any."""
+        parts = path.split("/") if path else []
+        for i in range(1, len(parts) + 1):
+            p = "/".join(parts[:i])
+            if (depth is not None and i > depth) or _matches(p, patterns):
+                return p
+        return None
+
+    # Representative node id of every op: its own name, or its collapsed scope's path + "/".
+    rep: dict[Operation, str] = {}
+    nodes: dict[str, Node] = {}
+    for op in ops:
+        if op in owner:
+            continue
+        c = collapsed_scope(home[op])
+        if c is None:
+            rep[op] = op.name
+            nodes[op.name] = Node(op.name, style.op_kind(op), home[op], op.name.rsplit("/", 1)[-1], op.type,
+                                  ops=[op], tooltip=_op_tooltip(op))
+        else:
+            nid = c + "/"
+            rep[op] = nid
+            n = nodes.get(nid)
+            if n is None:
+                n = nodes[nid] = Node(nid, "", c.rpartition("/")[0], c.rsplit("/", 1)[-1], collapsed=True)
+            n.ops.append(op)
+    for op, var in owner.items():
+        rep[op] = rep[var]
+        nodes[rep[var]].ops.append(op)
+        if rep[var] == var.name:
+            nodes[var.name].tooltip += f"  [drawn with {op.name}]"
+
+    # Constants read by exactly one op vanish into that op's label.
+    folded: set[Operation] = set()
+    if fold_constants:
+        for op in ops:
+            if op.type != "Const" or rep[op] != op.name:
+                continue
+            readers = {c for t in op.outputs for c in t.consumers() if c in picked}
+            ctl = [c for c in op._control_outputs if c in picked]
+            if len(readers) != 1 or ctl or op.control_inputs:
+                continue
+            (reader,) = readers
+            folded.add(op)
+            del nodes[op.name]
+            target = nodes[rep[reader]]
+            if not target.collapsed:
+                target.notes.append(_const_note(op))
+
+    for n in nodes.values():
+        if n.collapsed:
+            _finish_collapsed(n)
+
+    edges = _edges(ops, picked, rep, folded)
+    clusters = _clusters(nodes)
+    d, w = _extent(ops, folded)
+    return View(graph, nodes, edges, clusters, d, w)
+
+
+def _finish_collapsed(n: Node) -> None:
+    """Kind, title and count of a collapsed scope: named after its op when the scope is an op's."""
+    path = n.id[:-1]
+    anchor = next((op for op in n.ops if op.name == path), None)
+    kinds = [style.op_kind(op) for op in n.ops]
+    if anchor is not None:
+        n.kind = style.op_kind(anchor)
+        extra = len(n.ops) - 1
+        n.subtitle = anchor.type + (f" (+{extra} op{'s' if extra != 1 else ''})" if extra else "")
+    else:
+        n.kind = style.GRADIENT if style.is_gradient_scope(path) else max(set(kinds), key=kinds.count)
+        n.subtitle = f"{len(n.ops)} op{'s' if len(n.ops) != 1 else ''}"
+    n.tooltip = f"{path}/ ({len(n.ops)} ops, collapsed)"
+
+
+def _edges(ops: list[Operation], picked: set, rep: dict, folded: set) -> list[Edge]:
+    data: dict[tuple[str, str], Edge] = {}
+    control: dict[tuple[str, str], Edge] = {}
+    for op in ops:
+        if op in folded:
+            continue
+        dst = rep[op]
+        ref_idx = getattr(op._opdef, "ref_inputs", ())
+        for i, t in enumerate(op.inputs):
+            if t.op not in picked or t.op in folded:
+                continue
+            src = rep[t.op]
+            if src == dst:
+                continue
+            e = data.get((src, dst))
+            if e is None:
+                e = data[(src, dst)] = Edge(src, dst)
+            if t not in e.tensors:
+                e.tensors.append(t)
+            if i in ref_idx:
+                e.ref = True
+        for c in op.control_inputs:
+            if c not in picked:
+                continue
+            src = rep[c]
+            if src != dst and (src, dst) not in control:
+                control[(src, dst)] = Edge(src, dst, control=True)
+    return list(data.values()) + list(control.values())
+
+
+def _clusters(nodes: dict[str, Node]) -> set[str]:
+    """Scope paths to draw as clusters: those holding something, less an op's lone scope."""
+    count: dict[str, int] = {}
+    for n in nodes.values():
+        path = n.cluster
+        while path:
+            count[path] = count.get(path, 0) + 1
+            path = path.rpartition("/")[0]
+    keep = set()
+    for path, k in count.items():
+        if k == 1 and path in nodes:
+            continue  # an op's own scope now holding only the op (its constants folded)
+        keep.add(path)
+    # Nodes whose cluster is not drawn move up to the nearest drawn ancestor.
+    for n in nodes.values():
+        while n.cluster and n.cluster not in keep:
+            n.cluster = n.cluster.rpartition("/")[0]
+    return keep
+
+
+def _extent(ops: list[Operation], folded: set) -> tuple[int, int]:
+    level: dict[Operation, int] = {}
+    for op in ops:  # creation order is topological
+        if op in folded:
+            continue
+        preds = [t.op for t in op.inputs] + op.control_inputs
+        level[op] = 1 + max((level.get(p, 0) for p in preds), default=0)
+    if not level:
+        return 0, 0
+    per: dict[int, int] = {}
+    for v in level.values():
+        per[v] = per.get(v, 0) + 1
+    return max(per), max(per.values())
+
+
+def _const_note(op: Operation) -> str:
+    short = op.name.rsplit("/", 1)[-1]
+    value = op.attrs.get("value")
+    lit = style.fmt_value(value) if value is not None else None
+    if lit is not None:
+        return f"{short} = {lit}"
+    t = op.outputs[0]
+    return f"{short}: {t.dtype.name} {style.fmt_shape(t._dims)}"
+
+
+def _op_tooltip(op: Operation) -> str:
+    outs = ", ".join(f"{t.dtype.name} {style.fmt_shape(t._dims)}" for t in op.outputs)
+    return f"{op.name} = {op.type}   -> {outs or 'no outputs'}   (created at {op.location})"
