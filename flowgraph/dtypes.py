@@ -81,7 +81,7 @@ class DType:
         return hash(self.name)
 
     def __repr__(self) -> str:
-        return f"tf.{self.name}"
+        return f"<dtype: '{self.name}'>"
 
     def __reduce__(self):
         return as_dtype, (self.name,)

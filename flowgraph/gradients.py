@@ -24,7 +24,12 @@ def _as_x_tensor(x: Any) -> Tensor:
         return x
     if hasattr(x, "_ref"):  # a Variable: differentiate w.r.t. its state tensor
         return x._ref()
-    raise TypeError(f"Expected a Tensor or Variable in xs, got {x!r}.")
+    return convert_to_tensor(x)
+
+
+def _trainable(t: Tensor) -> bool:
+    """Only floating tensors carry gradients (TF1: integer paths give None, never an error)."""
+    return t.dtype.is_floating
 
 
 def gradients(
@@ -38,30 +43,42 @@ def gradients(
     stop_gradients: Any = None,
     unconnected_gradients: str = "none",
 ) -> list[Tensor | None]:
-    """Symbolic d(sum ys)/d(xs): one Tensor per x, None where x does not reach ys."""
-    ys = [convert_to_tensor(y) for y in _as_list(ys)]
+    """Symbolic d(sum ys)/d(xs): one Tensor per x, None where x does not reach ys.
+
+    The ops are added to the graph of ``ys`` (which need not be the default graph).
+    """
+    ys_in = _as_list(ys)
+    graph = next((t.graph for t in ys_in + _as_list(xs) if isinstance(t, Tensor) or hasattr(t, "_ref")), None)
+    g = graph if graph is not None else get_default_graph()
+    with g.as_default():
+        return _gradients(g, ys_in, xs, grad_ys, name, stop_gradients, unconnected_gradients)
+
+
+def _gradients(g: Any, ys_in: list, xs: Any, grad_ys: Any, name: str, stop_gradients: Any,
+               unconnected_gradients: str) -> list[Tensor | None]:
+    ys = [convert_to_tensor(y) for y in ys_in]
     xs_list = [_as_x_tensor(x) for x in _as_list(xs)]
     grad_ys_list = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)
     if len(grad_ys_list) != len(ys):
-        raise ValueError(f"Passed {len(grad_ys_list)} grad_ys for {len(ys)} ys")
+        raise ValueError(f"Length mismatch. Passed {len(grad_ys_list)} grad_ys for {len(ys)} ys")
     stops = {_as_x_tensor(s).op for s in _as_list(stop_gradients)} if stop_gradients is not None else set()
-    g = get_default_graph()
     for t in ys + xs_list:
         if t.graph is not g:
-            raise ValueError(f"{t!r} is not from the default graph; build gradients inside its graph.as_default().")
+            raise ValueError(f"{t!r} is not from the graph of {ys[0]!r}: ys and xs must share one graph.")
 
-    # Ops on a path from xs to ys.
+    # Ops on a floating path from xs to ys.
     forward: set[Operation] = set()
-    stack = [x.op for x in xs_list]
+    stack = [x.op for x in xs_list if _trainable(x)]
     while stack:
         op = stack.pop()
         if op in forward:
             continue
         forward.add(op)
         for t in op._outputs:
-            stack.extend(t._consumers)
+            if _trainable(t):
+                stack.extend(t._consumers)
     between: set[Operation] = set()
-    stack = [y.op for y in ys]
+    stack = [y.op for y in ys if _trainable(y)]
     while stack:
         op = stack.pop()
         if op in between or op not in forward:
@@ -70,14 +87,15 @@ def gradients(
         if op in stops:
             continue
         for t in op._inputs:
-            stack.append(t._op)
+            if _trainable(t):
+                stack.append(t._op)
 
     with g.name_scope(name):
         grads: dict[Tensor, list[Tensor]] = {}
         for i, (y, gy) in enumerate(zip(ys, grad_ys_list)):
+            if not _trainable(y):
+                continue
             if gy is None:
-                if not y.dtype.is_floating:
-                    raise TypeError(f"Gradients of {y.name} are only defined for floating tensors, not {y.dtype.name}.")
                 gy = ones_like(y, name=f"grad_ys_{i}")
             else:
                 gy = convert_to_tensor(gy, dtype=y.dtype)
@@ -91,7 +109,7 @@ def gradients(
                 continue
             for t, og in zip(op._outputs, out_grads):
                 grads[t] = [og] if og is not None else []
-            if not any(t._op in between for t in op._inputs):
+            if not any(t._op in between and _trainable(t) for t in op._inputs):
                 continue  # nothing upstream needs a gradient
             fn = get_gradient_function(op)
             if fn is None:
@@ -105,19 +123,16 @@ def gradients(
                         f"Gradient function of op type {op.type} returned {len(in_grads)} gradients, expected {len(op._inputs)}."
                     )
                 for t, ig in zip(op._inputs, in_grads):
-                    if ig is None or t._op not in between:
+                    if ig is None or t._op not in between or not _trainable(t):
                         continue
                     ig = convert_to_tensor(ig)
                     if op._opdef.broadcasting:
                         ig = unbroadcast(ig, t)
                     grads.setdefault(t, []).append(ig)
 
-        result = []
-        for x in xs_list:
-            gx = _sum(grads.get(x))
-            if gx is None and unconnected_gradients == "zero":
-                gx = zeros_like(x)
-            result.append(gx)
+        result = [_sum(grads.get(x)) if _trainable(x) else None for x in xs_list]
+    if unconnected_gradients == "zero":
+        result = [zeros_like(x) if gx is None else gx for gx, x in zip(result, xs_list)]
     return result
 
 

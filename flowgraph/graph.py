@@ -127,13 +127,11 @@ class Tensor:
     def __repr__(self) -> str:
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self._dtype.name}>"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return f'Tensor("{self.name}", shape={self.shape}, dtype={self._dtype.name})'
 
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: Any) -> bool:  # TF1 graph-mode semantics: identity
-        return self is other
+    # ``==`` and hashing stay object identity (TF1 graph mode), inherited from ``object`` so that
+    # dict look-ups keyed by tensors (plans, feeds) cost no Python call.
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -272,12 +270,6 @@ class Operation:
     def __repr__(self) -> str:
         return f"<tf.Operation '{self._name}' type={self.type}>"
 
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: Any) -> bool:
-        return self is other
-
 
 class Graph:
     """A dataflow graph: ops, the name scopes and collections they were created in."""
@@ -293,6 +285,8 @@ class Graph:
         self._seed: int | None = None
         self._local = threading.local()
         self._variable_store: dict[str, Any] = {}
+        self._variable_scope_counts: dict[str, int] = {}  # how often each variable scope was opened
+        self._global_initializers: list[Operation] = []  # for the "initializer built too early" hint
         self._gradient_override_map: dict[str, str] = {}
         self._runs = 0  # how many Session.run calls used this graph; drives the growth warning
         self._growth_warned: set = set()
@@ -415,7 +409,14 @@ class Graph:
             if not isinstance(t, Tensor):
                 raise TypeError(f"Input to op {opdef.type} must be a Tensor, got {t!r}.")
             if t._op._graph is not self:
-                raise ValueError(f"Tensor {t.name} must be from the same graph as the op {name or opdef.type} being created.")
+                other = next((u for u in inputs if u._op._graph is self), None)
+                peer = f"its other input {other.name}" if other is not None else "the default graph"
+                raise ValueError(
+                    f"Tensor {t.name} (created at {t._op.location}) must be from the same graph as {peer}: "
+                    f"cannot build op {opdef.type} at {where[0]}:{where[1]} across graphs."
+                )
+        if name is not None and not name.endswith("/") and not _VALID_NAME.match(name):
+            raise ValueError(f"'{name}' is not a valid node name (op {opdef.type} at {where[0]}:{where[1]}).")
         with self._lock:
             st = self._state()
             if name is None:
@@ -433,7 +434,11 @@ class Graph:
                 specs = opdef.infer(op)
             except (ValueError, TypeError) as e:
                 self._release_name(full)
-                raise type(e)(f"{e}\n\tfor '{{{{node {full}}}}} = {opdef.type}' created at {where[0]}:{where[1]}") from None
+                node = f"{opdef.type}({', '.join(t._op._name for t in inputs)})"
+                shapes = ", ".join(_shape_str(t._dims) for t in inputs)
+                raise type(e)(
+                    f"{e}\n\tfor '{{{{node {full}}}}} = {node}' with input shapes: {shapes}, created at {where[0]}:{where[1]}"
+                ) from None
             op._outputs = tuple(Tensor(op, i, _dtypes.as_dtype(dt), dims) for i, (dt, dims) in enumerate(specs))
             if st.device_stack:
                 op._device = st.device_stack[-1]
@@ -497,6 +502,11 @@ class Graph:
             raise TypeError(f"Tensor names are strings (or similar), not {type(name).__name__}.")
         op_name, sep, idx = name.rpartition(":")
         if not sep or not idx.isdigit():
+            if name in self._ops_by_name:
+                raise ValueError(
+                    f"The name '{name}' refers to an Operation, not a Tensor. Tensor names must be of the form "
+                    "\"<op_name>:<output_index>\"."
+                )
             raise ValueError(
                 f"The name '{name}' looks like an (invalid) Operation name, not a Tensor. "
                 "Tensor names must be of the form \"<op_name>:<output_index>\"."
@@ -578,6 +588,13 @@ class Graph:
         return [k for k, v in self._collections.items() if v]
 
 
+def _shape_str(dims: tuple | None) -> str:
+    """TF's bracket form of a static shape: ``[2,?]``, ``[]``, ``<unknown>``."""
+    if dims is None:
+        return "<unknown>"
+    return "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"
+
+
 def _as_op(c: Any, graph: Graph) -> Operation:
     if hasattr(c, "_as_graph_element"):
         c = c._as_graph_element()
@@ -649,7 +666,7 @@ def as_numpy_value(value: Any, dtype: _dtypes.DType | None) -> np.ndarray:
     if dtype is None:
         dtype = _dtypes.infer_dtype(value)
     if dtype is _dtypes.string:
-        return np.asarray(value, dtype=object)
+        return as_bytes_array(value)
     arr = np.asarray(value)
     if arr.dtype.kind == "O":
         raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {dtype.name}.")
@@ -667,6 +684,20 @@ def as_numpy_value(value: Any, dtype: _dtypes.DType | None) -> np.ndarray:
             arr = arr.astype(dtype.np)
         else:
             raise TypeError(f"Expected {dtype.name}, got an array of {arr.dtype.name} instead.")
+    return arr
+
+
+def as_bytes_array(value: Any) -> np.ndarray:
+    """A string tensor's value: an object array of ``bytes`` (TF1 returns bytes, str is UTF-8 encoded)."""
+    arr = np.array(value, dtype=object)
+    flat = arr.reshape(-1)
+    for i, v in enumerate(flat):
+        if isinstance(v, str):
+            flat[i] = v.encode()
+        elif isinstance(v, np.bytes_ | np.str_):
+            flat[i] = bytes(v) if isinstance(v, np.bytes_) else str(v).encode()
+        elif not isinstance(v, bytes):
+            raise TypeError(f"Expected string, got {v!r} of type '{type(v).__name__}' instead.")
     return arr
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from flowgraph import dtypes as _dtypes
-from flowgraph.graph import Tensor, get_default_graph
+from flowgraph.graph import Tensor, as_numpy_value, get_default_graph
+from flowgraph.ops import array as array_ops
 from flowgraph.ops import random as random_ops
 from flowgraph.ops.sources import constant
 from flowgraph.shapes import TensorShape
@@ -39,7 +40,8 @@ def _assert_float_dtype(dtype: _dtypes.DType) -> _dtypes.DType:
 
 
 def _filled(value: Any, shape: Any, dtype: _dtypes.DType, name: str) -> Tensor:
-    """A Const of ``shape`` holding one repeated value, stored as a zero-stride view (O(1) memory).
+    """A Const of ``shape`` holding one repeated value, stored as a zero-stride view (O(1) memory,
+    where ``tf.constant`` would hold every element in the graph).
 
     Kernels never write into inputs and ``Assign`` copies views, so the view is safe to share.
     """
@@ -89,7 +91,7 @@ class Zeros(Initializer):
         self.dtype = _dtypes.as_dtype(dtype)
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        return _filled(0, shape, self._dtype(dtype), "zeros")
+        return array_ops.zeros(_dims(shape), self._dtype(dtype))
 
     def get_config(self) -> dict:
         return {"dtype": self.dtype.name}
@@ -102,7 +104,7 @@ class Ones(Initializer):
         self.dtype = _dtypes.as_dtype(dtype)
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        return _filled(1, shape, self._dtype(dtype), "ones")
+        return array_ops.ones(_dims(shape), self._dtype(dtype))
 
     def get_config(self) -> dict:
         return {"dtype": self.dtype.name}
@@ -127,7 +129,7 @@ class Constant(Initializer):
         if verify_shape is None:
             verify_shape = self._verify_shape
         if np.isscalar(self.value) or np.ndim(self.value) == 0:
-            return _filled(constant(self.value, dtype=dt).op.attrs["value"], shape, dt, "Const")
+            return _filled(as_numpy_value(self.value, dt), shape, dt, "Const")
         return constant(self.value, dtype=dt, shape=_dims(shape), verify_shape=verify_shape)
 
     def get_config(self) -> dict:
@@ -283,7 +285,6 @@ truncated_normal_initializer = TruncatedNormal
 variance_scaling_initializer = VarianceScaling
 glorot_uniform_initializer = GlorotUniform
 glorot_normal_initializer = GlorotNormal
-xavier_initializer = GlorotUniform
 
 
 def _initializers_namespace() -> types.ModuleType:
@@ -320,10 +321,6 @@ __all__ = [
     "constant_initializer",
     "glorot_normal_initializer",
     "glorot_uniform_initializer",
-    "he_normal",
-    "he_uniform",
-    "lecun_normal",
-    "lecun_uniform",
     "ones_initializer",
     "random_normal_initializer",
     "random_uniform_initializer",

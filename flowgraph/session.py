@@ -8,6 +8,7 @@ feed checks) happens once per (fetches, feed keys) signature.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import threading
 import time
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from flowgraph import errors
+from flowgraph import dtypes, errors
 from flowgraph.backend import Backend, default_backend
-from flowgraph.graph import Graph, Operation, Tensor, get_default_graph
+from flowgraph.graph import Graph, Operation, Tensor, as_bytes_array, get_default_graph
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
 from flowgraph.runtime.plan import Plan, build_plan, retune
 from flowgraph.shapes import TensorShape
@@ -411,7 +412,7 @@ class BaseSession:
             if isinstance(k, Tensor):
                 t = k
                 if t._op._graph is not graph:
-                    raise ValueError(f"Cannot feed {t!r}: it is not an element of this graph.")
+                    raise TypeError(f"Cannot interpret feed_dict key as Tensor: {t!r} is not an element of this graph.")
             else:
                 try:
                     t = graph.as_graph_element(k, allow_operation=False)
@@ -534,13 +535,14 @@ def _feed_checker(t: Tensor) -> Callable:
     dims = t._dims
     name = t.name
     where = t.op.location
+    convert = as_bytes_array if t.dtype is dtypes.string else functools.partial(np.asarray, dtype=npdt)
 
     def check(v: Any) -> Any:
-        if type(v) is np.ndarray and v.dtype == npdt:
+        if type(v) is np.ndarray and v.dtype == npdt and npdt != object:
             arr = v
         else:
             try:
-                arr = np.asarray(v, dtype=npdt)
+                arr = convert(v)
             except (TypeError, ValueError) as e:
                 raise TypeError(
                     f"Cannot feed value {_short(v)} for Tensor '{name}' of dtype {t.dtype.name} (created at {where}): {e}"

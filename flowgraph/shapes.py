@@ -228,7 +228,7 @@ class TensorShape:
     def __repr__(self) -> str:
         if self._dims is None:
             return "TensorShape(None)"
-        return "TensorShape([" + ", ".join("Dimension(None)" if d is None else str(d) for d in self._dims) + "])"
+        return "TensorShape([" + ", ".join(f"Dimension({d})" for d in self._dims) + "])"
 
     def __str__(self) -> str:
         if self._dims is None:

@@ -27,7 +27,7 @@ def uninitialized_error(var_op: Operation, reader: Operation | None = None) -> F
     msg = f"Attempting to use uninitialized value {var_op.name} (variable created at {var_op.location})"
     if reader is not None and reader is not var_op:
         msg += f"\n\t [[node {reader.name} (defined at {reader.location}) ]]"
-    late = [i for i in var_op.graph._collections.get("_global_initializers", []) if i._id < var_op._id]
+    late = [i for i in var_op.graph._global_initializers if i._id < var_op._id]
     if late:
         msg += (
             f"\nNote: tf.global_variables_initializer() was built at {late[-1].location}, before this "
@@ -369,7 +369,7 @@ def variables_initializer(var_list: list, name: str = "init") -> Operation:
 def global_variables_initializer() -> Operation:
     g = get_default_graph()
     op = variables_initializer(g.get_collection(GraphKeys.GLOBAL_VARIABLES), name="init")
-    g.add_to_collection("_global_initializers", op)
+    g._global_initializers.append(op)
     return op
 
 
@@ -476,9 +476,6 @@ def get_variable_scope() -> VariableScope:
     return st.var_scope
 
 
-_scope_counts_key = "_variable_scope_counts"
-
-
 @contextlib.contextmanager
 def variable_scope(
     name_or_scope: Any,
@@ -501,50 +498,42 @@ def variable_scope(
     parent = get_variable_scope()
     if name_or_scope is None and default_name is None:
         raise TypeError("If default_name is None then name_or_scope is required")
-    if isinstance(name_or_scope, VariableScope):
+    counts = g._variable_scope_counts
+    reentered = isinstance(name_or_scope, VariableScope)
+    if reentered:
+        # Re-entering a scope object: its variables' names and defaults, a fresh name scope for ops (TF1).
         full = name_or_scope.name
-        name_scope_name = name_or_scope.original_name_scope
-        base_reuse = name_or_scope.reuse
+        base = name_or_scope
     else:
+        prefix = (parent.name + "/") if parent.name else ""
         if name_or_scope is None:
-            counts = g._collections.setdefault(_scope_counts_key, [{}])[0]
-            prefix = (parent.name + "/") if parent.name else ""
-            base = prefix + default_name
-            n = counts.get(base, 0)
-            counts[base] = n + 1
+            n = counts.get(prefix + default_name, 0)
+            counts[prefix + default_name] = n + 1
             short = default_name if n == 0 else f"{default_name}_{n}"
         else:
             short = name_or_scope
-            counts = g._collections.setdefault(_scope_counts_key, [{}])[0]
-            prefix = (parent.name + "/") if parent.name else ""
             counts[prefix + short] = counts.get(prefix + short, 0) + 1
-        full = (parent.name + "/" + short) if parent.name else short
-        name_scope_name = None
-        base_reuse = parent.reuse
-    new_reuse = True if reuse is True or base_reuse is True and reuse is not AUTO_REUSE else (reuse if reuse is not None else base_reuse)
+        full = prefix + short
+        base = parent
+    new_reuse = True if reuse is True or base.reuse is True and reuse is not AUTO_REUSE else (reuse if reuse is not None else base.reuse)
     if parent.reuse is True:
         new_reuse = True
     scope = VariableScope(
         new_reuse,
         full,
-        initializer if initializer is not None else parent.initializer,
-        regularizer if regularizer is not None else parent.regularizer,
-        dtype if dtype is not None else parent.dtype,
+        initializer if initializer is not None else base.initializer,
+        regularizer if regularizer is not None else base.regularizer,
+        dtype if dtype is not None else base.dtype,
     )
     old = st.var_scope
     st.var_scope = scope
     try:
         if not auxiliary_name_scope:
-            scope.original_name_scope = name_scope_name or ""
+            scope.original_name_scope = name_or_scope.original_name_scope if reentered else g.get_name_scope()
             yield scope
-        elif name_scope_name:
-            with g.name_scope(name_scope_name):
-                scope.original_name_scope = name_scope_name
-                yield scope
         else:
-            short_ns = full.rsplit("/", 1)[-1]
-            with g.name_scope(short_ns) as ns:
-                scope.original_name_scope = ns
+            with g.name_scope(full.rsplit("/", 1)[-1]) as ns:
+                scope.original_name_scope = name_or_scope.original_name_scope if reentered else ns
                 yield scope
     finally:
         st.var_scope = old

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -73,9 +74,10 @@ class _Channel:
         spins = 0
         next_check = time.monotonic() + 0.01
         while not req.Test():
+            # MPICH progresses a non-blocking collective only inside MPI calls: poll hard, but
+            # yield the GIL each time so other scheduler threads keep running backprop.
             spins += 1
-            if spins > 200:
-                time.sleep(0.0002)
+            time.sleep(0 if spins < 20000 else 0.0001)
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 0.01
@@ -123,6 +125,23 @@ class _Channel:
         self.checked = True
 
 
+class _Buffer:
+    """A receive buffer reused across runs once nothing downstream still holds the last one.
+
+    Fresh multi-megabyte arrays cost page faults on every run; reusing one is safe exactly when
+    its only references are this cache and the refcount call itself.
+    """
+
+    def __init__(self) -> None:
+        self._buf: np.ndarray | None = None
+
+    def get(self, n: int, dtype: Any) -> np.ndarray:
+        b = self._buf
+        if b is None or b.size != n or b.dtype != dtype or sys.getrefcount(b) > 3:
+            b = self._buf = np.empty(n, dtype=dtype)
+        return b
+
+
 def _channel(op: Operation) -> _Channel:
     return op.attrs["channel"]
 
@@ -152,15 +171,18 @@ class MPIAllreduce(OpDef):
         ch = _channel(op)
         average = op.attrs["average"]
         MPI = ch.MPI
+        send_buf, recv_buf = _Buffer(), _Buffer()
 
         def allreduce(*xs):
             hosts = [_host(rt, x) for x in xs]
             ch.check_agreement("allreduce", _meta(op, hosts))
+            n = sum(h.size for h in hosts)
             if len(hosts) == 1:
                 send = hosts[0].reshape(-1)
             else:
-                send = np.concatenate([h.reshape(-1) for h in hosts])
-            recv = np.empty_like(send)
+                send = send_buf.get(n, hosts[0].dtype)
+                np.concatenate([h.reshape(-1) for h in hosts], out=send)
+            recv = recv_buf.get(n, send.dtype)
             if ch.size == 1:
                 recv[...] = send
             else:

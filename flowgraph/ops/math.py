@@ -1,18 +1,21 @@
-"""Math ops: element-wise arithmetic with NumPy broadcasting, matmul, reductions, ``add_n``.
+"""Math ops: element-wise arithmetic and functions, comparisons, selection, matmul, reductions, scans.
 
 Binary ops never cast: operands must share a dtype (a Python scalar takes the other's dtype).
 Gradients of broadcasting ops are written for equal shapes; the backprop driver sums them back.
+Smooth functions backprop through TF1's helper ops (``TanhGrad``, ``SqrtGrad``...), which have
+gradients of their own, so second-order derivatives work.
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
 from typing import Any
 
 import numpy as np
 
 from flowgraph import dtypes as _dtypes
-from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
+from flowgraph.graph import Tensor, constant_value, convert_to_tensor, get_default_graph
 from flowgraph.ops.op_helpers import (
     check_same_dtype,
     convert_pair,
@@ -20,8 +23,52 @@ from flowgraph.ops.op_helpers import (
     make_op,
     normalize_axes,
 )
-from flowgraph.registry import OpDef, register_op
-from flowgraph.shapes import broadcast_dims
+from flowgraph.registry import NotDifferentiable, OpDef, register_op
+from flowgraph.shapes import TensorShape, broadcast_dims
+
+# dtype families, as NumPy kind letters, and how TF1's messages list them.
+FLOAT = "f"
+INT = "iu"
+NUMERIC = "fiu"
+BOOL = "b"
+_KIND_NAMES = {
+    "f": "float16, float32, float64",
+    "i": "int8, int16, int32, int64",
+    "u": "uint8, uint16",
+    "b": "bool",
+    "O": "string",
+}
+
+
+def check_kind(op_type: str, x: Tensor, kinds: str, param: str = "x") -> None:
+    """TypeError naming the operand when its dtype is outside the op's allowed family."""
+    if x.dtype.np.kind not in kinds:
+        allowed = ", ".join(_KIND_NAMES[k] for k in kinds)
+        raise TypeError(
+            f"Value passed to parameter '{param}' of '{op_type}' Op has DataType {x.dtype.name} not in list of "
+            f"allowed values: {allowed}; {param} is {describe(x)}."
+        )
+
+
+def _quiet(fn):
+    """Runs ``fn`` with NumPy's floating-point warnings off: TF returns inf/nan silently, so do we."""
+
+    def run(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    return run
+
+
+def _check_int_divisor(fn, xp):
+    """Integer division or modulo by zero is an error in TF1 (NumPy would return 0 with a warning)."""
+
+    def run(x, y):
+        if xp.any(y == 0):
+            raise ZeroDivisionError("Integer division by zero")
+        return fn(x, y)
+
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,14 +80,21 @@ class BinaryOp(OpDef):
     broadcasting = True
     ufunc = ""
     out_bool = False
+    #: allowed dtype kinds (None: any dtype).
+    kinds: str | None = None
+    #: True when the kernel can warn on domain edges (x/0, log(0)) and should do so silently.
+    quiet = False
 
     def infer(self, op):
         x, y = op.inputs
         check_same_dtype(self.type, x, y)
+        if self.kinds is not None:
+            check_kind(self.type, x, self.kinds)
         return [(_dtypes.bool if self.out_bool else x.dtype, broadcast_dims(x._dims, y._dims))]
 
     def kernel(self, op, rt):
-        return getattr(rt.xp, self.ufunc)
+        fn = getattr(rt.xp, self.ufunc)
+        return _quiet(fn) if self.quiet else fn
 
 
 def binary(op_type: str, x: Any, y: Any, name: str | None, default: str) -> Tensor:
@@ -54,6 +108,7 @@ def binary(op_type: str, x: Any, y: Any, name: str | None, default: str) -> Tens
 @register_op
 class AddV2(BinaryOp):
     ufunc = "add"
+    kinds = "fiuO"
 
     def gradient(self, op, g):
         return [g, g]
@@ -62,6 +117,7 @@ class AddV2(BinaryOp):
 @register_op
 class Sub(BinaryOp):
     ufunc = "subtract"
+    kinds = NUMERIC
 
     def gradient(self, op, g):
         return [g, negative(g)]
@@ -70,6 +126,7 @@ class Sub(BinaryOp):
 @register_op
 class Mul(BinaryOp):
     ufunc = "multiply"
+    kinds = NUMERIC
 
     def gradient(self, op, g):
         x, y = op.inputs
@@ -79,16 +136,220 @@ class Mul(BinaryOp):
 @register_op
 class RealDiv(BinaryOp):
     ufunc = "divide"
+    quiet = True
 
     def infer(self, op):
         out = super().infer(op)
-        if op.inputs[0].dtype.is_integer:
+        if not op.inputs[0].dtype.is_floating:
             raise TypeError(f"RealDiv needs floating-point operands, got {describe(op.inputs[0])}; use tf.truediv.")
         return out
 
     def gradient(self, op, g):
         x, y = op.inputs
         return [divide(g, y), multiply(g, divide(divide(negative(x), y), y))]
+
+
+@register_op
+class DivNoNan(BinaryOp):
+    """``x / y``, and 0 wherever ``y`` is 0 (even for ``x`` = 0 or inf)."""
+
+    kinds = FLOAT
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+
+        @_quiet
+        def div_no_nan_kernel(x, y):
+            return xp.where(y == 0, xp.zeros((), dtype=xp.result_type(x)), xp.divide(x, y))
+
+        return div_no_nan_kernel
+
+    def gradient(self, op, g):
+        x, y = op.inputs
+        return [div_no_nan(g, y), multiply(g, div_no_nan(div_no_nan(negative(x), y), y))]
+
+
+@register_op
+class FloorDiv(BinaryOp):
+    """Division rounded toward -inf (Python's ``//``), for integers and floats alike."""
+
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        if op.inputs[0].dtype.is_integer:
+            return _check_int_divisor(xp.floor_divide, xp)
+        # floor(x / y), as TF computes it: NumPy's float floor_divide rounds 1.0 // 0.1 to 9.
+        return _quiet(lambda x, y: xp.floor(xp.divide(x, y)))
+
+
+@register_op
+class FloorMod(BinaryOp):
+    """Remainder with the sign of the divisor (Python's ``%``): ``x - floor(x / y) * y``."""
+
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        if op.inputs[0].dtype.is_integer:
+            return _check_int_divisor(xp.mod, xp)
+        return _quiet(xp.mod)
+
+    def gradient(self, op, g):
+        x, y = op.inputs
+        return [g, multiply(g, negative(floordiv(x, y)))]
+
+
+@register_op
+class TruncateDiv(BinaryOp):
+    """Division rounded toward zero (C semantics)."""
+
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        if op.inputs[0].dtype.is_integer:
+
+            def trunc_div(x, y):
+                q = xp.floor_divide(x, y)
+                # floor and trunc differ by one where the quotient is negative and inexact.
+                fix = (xp.mod(x, y) != 0) & ((x < 0) != (y < 0))
+                return (q + fix).astype(q.dtype, copy=False)
+
+            return _check_int_divisor(trunc_div, xp)
+        return _quiet(lambda x, y: xp.trunc(xp.divide(x, y)))
+
+
+@register_op
+class TruncateMod(BinaryOp):
+    """Remainder with the sign of the dividend (C's ``fmod``)."""
+
+    ufunc = "fmod"
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        if op.inputs[0].dtype.is_integer:
+            return _check_int_divisor(xp.fmod, xp)
+        return _quiet(xp.fmod)
+
+
+NotDifferentiable("FloorDiv")
+NotDifferentiable("TruncateDiv")
+NotDifferentiable("TruncateMod")
+
+
+@register_op
+class Pow(BinaryOp):
+    ufunc = "power"
+    kinds = NUMERIC
+    quiet = True
+
+    def gradient(self, op, g):
+        x, y = op.inputs
+        z = op.outputs[0]
+        gx = multiply(g, multiply(y, pow(x, subtract(y, 1))))
+        # d/dy = z * log(x), taken as 0 where x <= 0 so x = 0 gives no false singularity.
+        mask = greater(x, 0)
+        safe_x = where(mask, x, ones_like(x))
+        log_x = where(mask, log(safe_x), zeros_like(x))
+        return [gx, multiply(g, multiply(z, log_x))]
+
+
+class _MaxMinBinary(BinaryOp):
+    kinds = NUMERIC
+    #: comparison giving x the gradient; ties go to x as in TF1.
+    selector = ""
+
+    def gradient(self, op, g):
+        x, y = op.inputs
+        xmask = globals()[self.selector](x, y)
+        zeros = zeros_like(g)
+        return [where_v2(xmask, g, zeros), where_v2(xmask, zeros, g)]
+
+
+@register_op
+class Maximum(_MaxMinBinary):
+    ufunc = "maximum"
+    selector = "greater_equal"
+
+
+@register_op
+class Minimum(_MaxMinBinary):
+    ufunc = "minimum"
+    selector = "less_equal"
+
+
+@register_op
+class SquaredDifference(BinaryOp):
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+
+        def squared_difference_kernel(x, y):
+            d = xp.subtract(x, y)
+            return xp.multiply(d, d, out=d) if isinstance(d, xp.ndarray) else d * d
+
+        return squared_difference_kernel
+
+    def gradient(self, op, g):
+        x, y = op.inputs
+        gx = multiply(multiply(g, 2.0), subtract(x, y))
+        return [gx, negative(gx)]
+
+
+class _Comparison(BinaryOp):
+    out_bool = True
+    kinds = NUMERIC
+
+
+@register_op
+class Equal(_Comparison):
+    ufunc = "equal"
+    kinds = None
+
+
+@register_op
+class NotEqual(_Comparison):
+    ufunc = "not_equal"
+    kinds = None
+
+
+@register_op
+class Less(_Comparison):
+    ufunc = "less"
+
+
+@register_op
+class LessEqual(_Comparison):
+    ufunc = "less_equal"
+
+
+@register_op
+class Greater(_Comparison):
+    ufunc = "greater"
+
+
+@register_op
+class GreaterEqual(_Comparison):
+    ufunc = "greater_equal"
+
+
+@register_op
+class LogicalAnd(_Comparison):
+    ufunc = "logical_and"
+    kinds = BOOL
+
+
+@register_op
+class LogicalOr(_Comparison):
+    ufunc = "logical_or"
+    kinds = BOOL
+
+
+for _t in ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr"):
+    NotDifferentiable(_t)
 
 
 def add(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -118,6 +379,111 @@ def truediv(x: Any, y: Any, name: str | None = None) -> Tensor:
         return g.create_op("RealDiv", [xt, yt], name=scope).outputs[0]
 
 
+def realdiv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """``tf.realdiv``: floating-point ``x / y`` (no casting)."""
+    return binary("RealDiv", x, y, name, "RealDiv")
+
+
+def div(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """``tf.div`` (Python 2 semantics): floor division for integers, true division for floats."""
+    g = get_default_graph()
+    with g.name_scope(name or "div") as scope:
+        xt, yt = convert_pair(x, y, "div")
+        op_type = "RealDiv" if xt.dtype.is_floating else "FloorDiv"
+        return g.create_op(op_type, [xt, yt], name=scope).outputs[0]
+
+
+def div_no_nan(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """``x / y`` that is 0 where ``y`` is 0."""
+    return binary("DivNoNan", x, y, name, "div_no_nan")
+
+
+def floordiv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """``x // y`` rounded toward -inf (``FloorDiv``); integers follow Python's sign rules."""
+    return binary("FloorDiv", x, y, name, "floordiv")
+
+
+def floormod(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """``x % y`` with the sign of ``y`` (``FloorMod``)."""
+    return binary("FloorMod", x, y, name, "FloorMod")
+
+
+mod = floormod
+
+
+def truncatediv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("TruncateDiv", x, y, name, "TruncateDiv")
+
+
+def truncatemod(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("TruncateMod", x, y, name, "TruncateMod")
+
+
+def pow(x: Any, y: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF1's public name
+    """``x ** y`` element-wise; integer bases need non-negative integer exponents."""
+    return binary("Pow", x, y, name, "Pow")
+
+
+def maximum(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("Maximum", x, y, name, "Maximum")
+
+
+def minimum(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("Minimum", x, y, name, "Minimum")
+
+
+def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """``(x - y) ** 2`` in one op."""
+    return binary("SquaredDifference", x, y, name, "SquaredDifference")
+
+
+def equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("Equal", x, y, name, "Equal")
+
+
+def not_equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("NotEqual", x, y, name, "NotEqual")
+
+
+def less(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("Less", x, y, name, "Less")
+
+
+def less_equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("LessEqual", x, y, name, "LessEqual")
+
+
+def greater(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("Greater", x, y, name, "Greater")
+
+
+def greater_equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("GreaterEqual", x, y, name, "GreaterEqual")
+
+
+def logical_and(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("LogicalAnd", x, y, name, "LogicalAnd")
+
+
+def logical_or(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return binary("LogicalOr", x, y, name, "LogicalOr")
+
+
+def logical_xor(x: Any, y: Any, name: str = "LogicalXor") -> Tensor:
+    """``(x | y) & ~(x & y)``, built from the three logical ops as TF1 builds it."""
+    xt, yt = convert_pair(x, y, "LogicalXor")
+    return logical_and(logical_or(xt, yt), logical_not(logical_and(xt, yt)), name=name)
+
+
+def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
+    """``scalar * x`` where ``scalar`` must be rank 0 (it takes ``x``'s dtype)."""
+    xt = convert_to_tensor(x)
+    s = convert_to_tensor(scalar, dtype=xt.dtype, name="scalar")
+    if s.shape.ndims != 0:
+        raise ValueError(f"Only scalar multiply works, got shape {s.shape}: scalar is {describe(s)}.")
+    return multiply(s, xt, name=name)
+
+
 # ---------------------------------------------------------------------------------------------
 # Element-wise unary ops
 # ---------------------------------------------------------------------------------------------
@@ -125,13 +491,19 @@ class UnaryOp(OpDef):
     """Element-wise ``f(x)``; ``ufunc`` names the array-module function."""
 
     ufunc = ""
+    kinds: str | None = None
+    out_bool = False
+    quiet = False
 
     def infer(self, op):
         (x,) = op.inputs
-        return [(x.dtype, x._dims)]
+        if self.kinds is not None:
+            check_kind(self.type, x, self.kinds)
+        return [(_dtypes.bool if self.out_bool else x.dtype, x._dims)]
 
     def kernel(self, op, rt):
-        return getattr(rt.xp, self.ufunc)
+        fn = getattr(rt.xp, self.ufunc)
+        return _quiet(fn) if self.quiet else fn
 
 
 def unary(op_type: str, x: Any, name: str | None, default: str | None = None) -> Tensor:
@@ -144,13 +516,488 @@ def unary(op_type: str, x: Any, name: str | None, default: str | None = None) ->
 @register_op
 class Neg(UnaryOp):
     ufunc = "negative"
+    kinds = NUMERIC
 
     def gradient(self, op, g):
         return [negative(g)]
 
 
+@register_op
+class Abs(UnaryOp):
+    ufunc = "abs"
+    kinds = NUMERIC
+
+    def gradient(self, op, g):
+        return [multiply(g, sign(op.inputs[0]))]
+
+
+@register_op
+class Sign(UnaryOp):
+    ufunc = "sign"
+    kinds = NUMERIC
+
+    def gradient(self, op, g):
+        return [zeros_like(op.inputs[0])]
+
+
+@register_op
+class Square(UnaryOp):
+    ufunc = "square"
+    kinds = NUMERIC
+
+    def gradient(self, op, g):
+        return [multiply(g, multiply(2.0, op.inputs[0]))]
+
+
+@register_op
+class Sqrt(UnaryOp):
+    ufunc = "sqrt"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [make_op("SqrtGrad", [op.outputs[0], g])]
+
+
+@register_op
+class Rsqrt(UnaryOp):
+    kinds = FLOAT
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        return _quiet(lambda x: xp.reciprocal(xp.sqrt(x)))
+
+    def gradient(self, op, g):
+        return [make_op("RsqrtGrad", [op.outputs[0], g])]
+
+
+@register_op
+class Exp(UnaryOp):
+    ufunc = "exp"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [multiply(g, op.outputs[0])]
+
+
+@register_op
+class Expm1(UnaryOp):
+    ufunc = "expm1"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [multiply(g, exp(op.inputs[0]))]
+
+
+@register_op
+class Log(UnaryOp):
+    ufunc = "log"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [multiply(g, reciprocal(op.inputs[0]))]
+
+
+@register_op
+class Log1p(UnaryOp):
+    ufunc = "log1p"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [multiply(g, reciprocal(add(1.0, op.inputs[0])))]
+
+
+@register_op
+class Sin(UnaryOp):
+    ufunc = "sin"
+    kinds = FLOAT
+
+    def gradient(self, op, g):
+        return [multiply(g, cos(op.inputs[0]))]
+
+
+@register_op
+class Cos(UnaryOp):
+    ufunc = "cos"
+    kinds = FLOAT
+
+    def gradient(self, op, g):
+        return [negative(multiply(g, sin(op.inputs[0])))]
+
+
+@register_op
+class Tan(UnaryOp):
+    ufunc = "tan"
+    kinds = FLOAT
+
+    def gradient(self, op, g):
+        return [multiply(g, square(reciprocal(cos(op.inputs[0]))))]
+
+
+@register_op
+class Asin(UnaryOp):
+    ufunc = "arcsin"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        x = op.inputs[0]
+        return [multiply(g, rsqrt(subtract(1.0, square(x))))]
+
+
+@register_op
+class Acos(UnaryOp):
+    ufunc = "arccos"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        x = op.inputs[0]
+        return [negative(multiply(g, rsqrt(subtract(1.0, square(x)))))]
+
+
+@register_op
+class Atan(UnaryOp):
+    ufunc = "arctan"
+    kinds = FLOAT
+
+    def gradient(self, op, g):
+        x = op.inputs[0]
+        return [multiply(g, reciprocal(add(1.0, square(x))))]
+
+
+@register_op
+class Sinh(UnaryOp):
+    ufunc = "sinh"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [multiply(g, cosh(op.inputs[0]))]
+
+
+@register_op
+class Cosh(UnaryOp):
+    ufunc = "cosh"
+    kinds = FLOAT
+    quiet = True
+
+    def gradient(self, op, g):
+        return [multiply(g, sinh(op.inputs[0]))]
+
+
+@register_op
+class Tanh(UnaryOp):
+    ufunc = "tanh"
+    kinds = FLOAT
+
+    def gradient(self, op, g):
+        return [make_op("TanhGrad", [op.outputs[0], g])]
+
+
+@register_op
+class Sigmoid(UnaryOp):
+    """``1 / (1 + exp(-x))`` evaluated through ``exp(-|x|)``, which never overflows."""
+
+    kinds = FLOAT
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+
+        def sigmoid_kernel(x):
+            e = xp.exp(-xp.abs(x))
+            r = 1 / (1 + e)
+            return xp.where(x >= 0, r, e * r)
+
+        return sigmoid_kernel
+
+    def gradient(self, op, g):
+        return [make_op("SigmoidGrad", [op.outputs[0], g])]
+
+
+@register_op
+class Reciprocal(UnaryOp):
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        if op.inputs[0].dtype.is_integer:
+            return _quiet(lambda x: xp.floor_divide(xp.ones_like(x), x))
+        return _quiet(xp.reciprocal)
+
+    def gradient(self, op, g):
+        return [make_op("ReciprocalGrad", [op.outputs[0], g])]
+
+
+@register_op
+class Floor(UnaryOp):
+    ufunc = "floor"
+    kinds = FLOAT
+
+
+@register_op
+class Ceil(UnaryOp):
+    ufunc = "ceil"
+    kinds = FLOAT
+
+
+@register_op
+class Round(UnaryOp):
+    """Rounds half to even (banker's rounding), as TF1 does."""
+
+    ufunc = "round"
+    kinds = NUMERIC
+
+
+@register_op
+class Rint(UnaryOp):
+    ufunc = "rint"
+    kinds = FLOAT
+
+
+@register_op
+class IsNan(UnaryOp):
+    ufunc = "isnan"
+    kinds = FLOAT
+    out_bool = True
+
+
+@register_op
+class IsInf(UnaryOp):
+    ufunc = "isinf"
+    kinds = FLOAT
+    out_bool = True
+
+
+@register_op
+class IsFinite(UnaryOp):
+    ufunc = "isfinite"
+    kinds = FLOAT
+    out_bool = True
+
+
+@register_op
+class LogicalNot(UnaryOp):
+    ufunc = "logical_not"
+    kinds = BOOL
+
+
+for _t in ("Floor", "Ceil", "Round", "Rint", "IsNan", "IsInf", "IsFinite", "LogicalNot"):
+    NotDifferentiable(_t)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient helpers: f'(x) from the forward output y, each differentiable itself
+# ---------------------------------------------------------------------------------------------
+class GradHelperOp(OpDef):
+    """``(y, dy) -> dx`` for an element-wise function with output ``y``; shapes must match."""
+
+    def infer(self, op):
+        y, dy = op.inputs
+        check_same_dtype(self.type, y, dy)
+        check_kind(self.type, y, FLOAT, "y")
+        if not y.shape.is_compatible_with(dy.shape):
+            raise ValueError(f"{self.type} needs inputs of one shape: y is {describe(y)}, dy is {describe(dy)}")
+        return [(y.dtype, y.shape.merge_with(dy.shape).as_tuple())]
+
+
+@register_op
+class TanhGrad(GradHelperOp):
+    """``dy * (1 - y^2)``."""
+
+    def kernel(self, op, rt):
+        return lambda y, dy: dy * (1 - y * y)
+
+    def gradient(self, op, g):
+        y, dy = op.inputs
+        return [multiply(multiply(g, -2.0), multiply(dy, y)), make_op("TanhGrad", [y, g])]
+
+
+@register_op
+class SigmoidGrad(GradHelperOp):
+    """``dy * y * (1 - y)``."""
+
+    def kernel(self, op, rt):
+        return lambda y, dy: dy * (y * (1 - y))
+
+    def gradient(self, op, g):
+        y, dy = op.inputs
+        return [multiply(multiply(g, dy), subtract(1.0, multiply(2.0, y))), make_op("SigmoidGrad", [y, g])]
+
+
+@register_op
+class SqrtGrad(GradHelperOp):
+    """``0.5 * dy / y``."""
+
+    def kernel(self, op, rt):
+        return _quiet(lambda y, dy: (0.5 * dy) / y)
+
+    def gradient(self, op, g):
+        y = op.inputs[0]
+        ga = divide(g, y)
+        return [negative(multiply(ga, op.outputs[0])), multiply(0.5, ga)]
+
+
+@register_op
+class RsqrtGrad(GradHelperOp):
+    """``-0.5 * dy * y^3``."""
+
+    def kernel(self, op, rt):
+        return _quiet(lambda y, dy: (-0.5 * dy) * (y * y * y))
+
+    def gradient(self, op, g):
+        y, dy = op.inputs
+        return [multiply(multiply(g, -1.5), multiply(dy, square(y))), make_op("RsqrtGrad", [y, g])]
+
+
+@register_op
+class ReciprocalGrad(GradHelperOp):
+    """``-dy * y^2``."""
+
+    def kernel(self, op, rt):
+        return _quiet(lambda y, dy: -dy * (y * y))
+
+    def gradient(self, op, g):
+        y, dy = op.inputs
+        return [multiply(multiply(g, -2.0), multiply(dy, y)), make_op("ReciprocalGrad", [y, g])]
+
+
 def negative(x: Any, name: str | None = None) -> Tensor:
     return unary("Neg", x, name, "Neg")
+
+
+def abs(x: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF1's public name
+    return unary("Abs", x, name, "Abs")
+
+
+def sign(x: Any, name: str | None = None) -> Tensor:
+    return unary("Sign", x, name, "Sign")
+
+
+def square(x: Any, name: str | None = None) -> Tensor:
+    return unary("Square", x, name, "Square")
+
+
+def sqrt(x: Any, name: str | None = None) -> Tensor:
+    return unary("Sqrt", x, name, "Sqrt")
+
+
+def rsqrt(x: Any, name: str | None = None) -> Tensor:
+    return unary("Rsqrt", x, name, "Rsqrt")
+
+
+def exp(x: Any, name: str | None = None) -> Tensor:
+    return unary("Exp", x, name, "Exp")
+
+
+def expm1(x: Any, name: str | None = None) -> Tensor:
+    return unary("Expm1", x, name, "Expm1")
+
+
+def log(x: Any, name: str | None = None) -> Tensor:
+    return unary("Log", x, name, "Log")
+
+
+def log1p(x: Any, name: str | None = None) -> Tensor:
+    return unary("Log1p", x, name, "Log1p")
+
+
+def sin(x: Any, name: str | None = None) -> Tensor:
+    return unary("Sin", x, name, "Sin")
+
+
+def cos(x: Any, name: str | None = None) -> Tensor:
+    return unary("Cos", x, name, "Cos")
+
+
+def tan(x: Any, name: str | None = None) -> Tensor:
+    return unary("Tan", x, name, "Tan")
+
+
+def asin(x: Any, name: str | None = None) -> Tensor:
+    return unary("Asin", x, name, "Asin")
+
+
+def acos(x: Any, name: str | None = None) -> Tensor:
+    return unary("Acos", x, name, "Acos")
+
+
+def atan(x: Any, name: str | None = None) -> Tensor:
+    return unary("Atan", x, name, "Atan")
+
+
+def sinh(x: Any, name: str | None = None) -> Tensor:
+    return unary("Sinh", x, name, "Sinh")
+
+
+def cosh(x: Any, name: str | None = None) -> Tensor:
+    return unary("Cosh", x, name, "Cosh")
+
+
+def tanh(x: Any, name: str | None = None) -> Tensor:
+    return unary("Tanh", x, name, "Tanh")
+
+
+def sigmoid(x: Any, name: str | None = None) -> Tensor:
+    """``1 / (1 + exp(-x))``, exact and finite for any finite ``x``."""
+    return unary("Sigmoid", x, name, "Sigmoid")
+
+
+def log_sigmoid(x: Any, name: str | None = None) -> Tensor:
+    """``log(sigmoid(x))`` without overflow: ``min(x, 0) - log1p(exp(-|x|))``.
+
+    ``min(x, 0)`` is written ``(x - |x|) / 2`` so the derivative at 0 is the true 0.5.
+    """
+    g = get_default_graph()
+    with g.name_scope(name or "LogSigmoid") as scope:
+        xt = convert_to_tensor(x, name="x")
+        check_kind("LogSigmoid", xt, FLOAT)
+        ax = abs(xt)
+        return subtract(multiply(subtract(xt, ax), 0.5), log1p(exp(negative(ax))), name=scope)
+
+
+def reciprocal(x: Any, name: str | None = None) -> Tensor:
+    return unary("Reciprocal", x, name, "Reciprocal")
+
+
+def floor(x: Any, name: str | None = None) -> Tensor:
+    return unary("Floor", x, name, "Floor")
+
+
+def ceil(x: Any, name: str | None = None) -> Tensor:
+    return unary("Ceil", x, name, "Ceil")
+
+
+def round(x: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF1's public name
+    """Rounds half to even; an integer tensor is returned as is (as TF1 does)."""
+    xt = convert_to_tensor(x, name="x")
+    if xt.dtype.is_integer:
+        return xt
+    return unary("Round", xt, name, "Round")
+
+
+def rint(x: Any, name: str | None = None) -> Tensor:
+    return unary("Rint", x, name, "Rint")
+
+
+def is_nan(x: Any, name: str | None = None) -> Tensor:
+    return unary("IsNan", x, name, "IsNan")
+
+
+def is_inf(x: Any, name: str | None = None) -> Tensor:
+    return unary("IsInf", x, name, "IsInf")
+
+
+def is_finite(x: Any, name: str | None = None) -> Tensor:
+    return unary("IsFinite", x, name, "IsFinite")
+
+
+def logical_not(x: Any, name: str | None = None) -> Tensor:
+    return unary("LogicalNot", x, name, "LogicalNot")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +1120,163 @@ def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
         return g.create_op("Cast", [xt], {"DstT": dt, "SrcT": xt.dtype}, name=scope).outputs[0]
 
 
+def to_float(x: Any, name: str = "ToFloat") -> Tensor:
+    return cast(x, _dtypes.float32, name=name)
+
+
+def to_double(x: Any, name: str = "ToDouble") -> Tensor:
+    return cast(x, _dtypes.float64, name=name)
+
+
+def to_int32(x: Any, name: str = "ToInt32") -> Tensor:
+    return cast(x, _dtypes.int32, name=name)
+
+
+def to_int64(x: Any, name: str = "ToInt64") -> Tensor:
+    return cast(x, _dtypes.int64, name=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection: tf.where (Select / SelectV2 / Where), clip_by_value
+# ---------------------------------------------------------------------------------------------
+@register_op
+class Select(OpDef):
+    """TF1's ``where(c, x, y)``: ``x``, ``y`` of one shape; ``c`` of that shape, a scalar, or a
+    vector selecting whole rows along the first dimension."""
+
+    def infer(self, op):
+        c, x, y = op.inputs
+        check_kind("Select", c, BOOL, "condition")
+        check_same_dtype("Select", x, y)
+        if not x.shape.is_compatible_with(y.shape):
+            raise ValueError(f"Select needs x and y of one shape: x is {describe(x)}, y is {describe(y)}")
+        out = x.shape.merge_with(y.shape)
+        cr, xr = c.shape.ndims, out.ndims
+        if cr is not None and xr is not None and cr != 0:
+            if cr == 1 and xr > 1:
+                if not TensorShape(c._dims).is_compatible_with(out[:1]):
+                    raise ValueError(
+                        f"Select: a vector condition must match the first dimension of x: condition is "
+                        f"{describe(c)}, x is {describe(x)}"
+                    )
+            elif not c.shape.is_compatible_with(out):
+                raise ValueError(f"Select needs condition of x's shape: condition is {describe(c)}, x is {describe(x)}")
+            elif cr == xr:
+                out = out.merge_with(c.shape)
+        return [(x.dtype, out.as_tuple())]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+
+        def select_kernel(c, x, y):
+            if np.shape(x) != np.shape(y):
+                raise ValueError(f"'then' and 'else' must have the same size, but received: {np.shape(x)} vs. {np.shape(y)}")
+            if np.ndim(c) == 1 and np.ndim(x) > 1:
+                if c.shape[0] != x.shape[0]:
+                    raise ValueError(f"condition of shape {c.shape} does not match the first dimension of {x.shape}")
+                c = c.reshape(c.shape + (1,) * (x.ndim - 1))
+            elif np.ndim(c) != 0 and np.shape(c) != np.shape(x):
+                raise ValueError(f"condition of shape {np.shape(c)} does not match x of shape {np.shape(x)}")
+            return xp.where(c, x, y)
+
+        return select_kernel
+
+    def gradient(self, op, g):
+        c = op.inputs[0]
+        zeros = zeros_like(g)
+        return [None, where(c, g, zeros), where(c, zeros, g)]
+
+
+@register_op
+class SelectV2(OpDef):
+    """``where_v2(c, x, y)``: all three broadcast against each other (NumPy's ``where``)."""
+
+    broadcasting = True
+
+    def infer(self, op):
+        c, x, y = op.inputs
+        check_kind("SelectV2", c, BOOL, "condition")
+        check_same_dtype("SelectV2", x, y)
+        try:
+            dims = broadcast_dims(broadcast_dims(c._dims, x._dims), y._dims)
+        except ValueError:
+            raise ValueError(
+                f"SelectV2 operands do not broadcast: condition is {describe(c)}, x is {describe(x)}, y is {describe(y)}"
+            ) from None
+        return [(x.dtype, dims)]
+
+    def kernel(self, op, rt):
+        return rt.xp.where
+
+    def gradient(self, op, g):
+        c = op.inputs[0]
+        zeros = zeros_like(g)
+        return [None, where_v2(c, g, zeros), where_v2(c, zeros, g)]
+
+
+@register_op
+class Where(OpDef):
+    """Coordinates of the true (non-zero) entries: int64 ``[N, rank]``, in row-major order."""
+
+    def infer(self, op):
+        (c,) = op.inputs
+        check_kind("Where", c, NUMERIC + BOOL, "condition")
+        return [(_dtypes.int64, (None, c.shape.ndims))]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        return lambda c: xp.argwhere(c).astype(np.int64, copy=False)
+
+
+NotDifferentiable("Where")
+
+
+def _where_front(op_type: str, condition: Any, x: Any, y: Any, name: str | None) -> Tensor:
+    g = get_default_graph()
+    if x is None and y is None:
+        with g.name_scope(name or "Where") as scope:
+            c = convert_to_tensor(condition, preferred_dtype=_dtypes.bool, name="condition")
+            return g.create_op("Where", [c], name=scope).outputs[0]
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
+    with g.name_scope(name or op_type) as scope:
+        c = convert_to_tensor(condition, preferred_dtype=_dtypes.bool, name="condition")
+        xt, yt = convert_pair(x, y, op_type)
+        return g.create_op(op_type, [c, xt, yt], name=scope).outputs[0]
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """TF1's ``tf.where``: coordinates of true entries (1 argument), or select from ``x``/``y``.
+
+    With ``x`` and ``y`` they share a shape; ``condition`` has that shape, or is a vector
+    choosing whole rows (first dimension), or a scalar.
+    """
+    return _where_front("Select", condition, x, y, name)
+
+
+def where_v2(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """``tf.where_v2``: like ``where`` but ``condition``, ``x`` and ``y`` broadcast together."""
+    return _where_front("SelectV2", condition, x, y, name)
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None) -> Tensor:
+    """``min(max(t, lo), hi)`` element-wise; the bounds may not broadcast ``t`` to a larger shape."""
+    g = get_default_graph()
+    with g.name_scope(name or "clip_by_value") as scope:
+        values = convert_to_tensor(t, name="t")
+        t_min = minimum(values, clip_value_max)
+        if not values.shape.is_compatible_with(t_min.shape):
+            raise ValueError(
+                f"clip_by_value: clip_value_max would broadcast {describe(values)} to shape {t_min.shape}."
+            )
+        t_max = maximum(t_min, clip_value_min, name=scope)
+        if not values.shape.is_compatible_with(t_max.shape):
+            raise ValueError(
+                f"clip_by_value: clip_value_min would broadcast {describe(values)} to shape {t_max.shape}."
+            )
+        return t_max
+
+
 # ---------------------------------------------------------------------------------------------
 # matmul
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +1326,66 @@ class MatMul(OpDef):
         return [matmul(b, g, transpose_a=True, transpose_b=True), matmul(g, a, transpose_a=True, transpose_b=True)]
 
 
+@register_op
+class BatchMatMulV2(OpDef):
+    """Batched ``x @ y`` over the last two axes; batch dimensions broadcast (NumPy's ``matmul``)."""
+
+    heavy = True
+    broadcasting = True
+
+    def infer(self, op):
+        x, y = op.inputs
+        check_same_dtype("BatchMatMulV2", x, y)
+        check_kind("BatchMatMulV2", x, NUMERIC)
+        for t in (x, y):
+            if t._dims is not None and len(t._dims) < 2:
+                raise ValueError(
+                    f"Shape must be at least rank 2 but is rank {len(t._dims)} for 'BatchMatMulV2': "
+                    f"x is {describe(x)}, y is {describe(y)}"
+                )
+        if x._dims is None or y._dims is None:
+            return [(x.dtype, None)]
+        adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
+        try:
+            batch = broadcast_dims(x._dims[:-2], y._dims[:-2])
+        except ValueError:
+            raise ValueError(
+                f"BatchMatMulV2: batch dimensions do not broadcast: x is {describe(x)}, y is {describe(y)}"
+            ) from None
+        r, k1 = (x._dims[-1], x._dims[-2]) if adj_x else x._dims[-2:]
+        k2, c = (y._dims[-1], y._dims[-2]) if adj_y else y._dims[-2:]
+        if k1 is not None and k2 is not None and k1 != k2:
+            raise ValueError(
+                f"Dimensions must be equal, but are {k1} and {k2} for 'BatchMatMulV2' with input shapes "
+                f"{x.shape} and {y.shape}: x is {describe(x)}, y is {describe(y)}"
+            )
+        return [(x.dtype, batch + (r, c))]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
+
+        def batch_matmul(x, y):
+            if adj_x:
+                x = xp.swapaxes(x, -1, -2)
+            if adj_y:
+                y = xp.swapaxes(y, -1, -2)
+            return xp.matmul(x, y)
+
+        return batch_matmul
+
+    def gradient(self, op, g):
+        x, y = op.inputs
+        adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
+        if not adj_x and not adj_y:
+            return [matmul(g, y, adjoint_b=True), matmul(x, g, adjoint_a=True)]
+        if not adj_x:
+            return [matmul(g, y), matmul(g, x, adjoint_a=True)]
+        if not adj_y:
+            return [matmul(y, g, adjoint_b=True), matmul(x, g)]
+        return [matmul(y, g, adjoint_a=True, adjoint_b=True), matmul(g, x, adjoint_a=True, adjoint_b=True)]
+
+
 def matmul(
     a: Any,
     b: Any,
@@ -333,15 +1397,149 @@ def matmul(
     b_is_sparse: bool = False,
     name: str | None = None,
 ) -> Tensor:
-    """``tf.matmul``: rank-2 GEMM, or batched (rank >= 3, broadcasting batch dims)."""
+    """``tf.matmul``: rank-2 GEMM, or batched (rank >= 3 or unknown rank, broadcasting batch dims)."""
+    if transpose_a and adjoint_a:
+        raise ValueError("Only one of transpose_a and adjoint_a can be True.")
+    if transpose_b and adjoint_b:
+        raise ValueError("Only one of transpose_b and adjoint_b can be True.")
     g = get_default_graph()
     with g.name_scope(name or "MatMul") as scope:
         at, bt = convert_pair(a, b, "MatMul")
         ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
         ra, rb = at.shape.ndims, bt.shape.ndims
-        if (ra is not None and ra > 2) or (rb is not None and rb > 2):
+        if ra is None or rb is None or ra > 2 or rb > 2:
             return g.create_op("BatchMatMulV2", [at, bt], {"adj_x": ta, "adj_y": tb}, name=scope).outputs[0]
         return g.create_op("MatMul", [at, bt], {"transpose_a": ta, "transpose_b": tb}, name=scope).outputs[0]
+
+
+def _tensordot_axes(axes: Any, a: Tensor, b: Tensor) -> tuple[list[int], list[int]]:
+    ra, rb = a.shape.ndims, b.shape.ndims
+    if isinstance(axes, Tensor):
+        v = constant_value(axes)
+        if v is None:
+            raise ValueError(f"tensordot needs 'axes' known when the graph is built; {axes.name} is not a constant.")
+        axes = v.tolist()
+    if isinstance(axes, np.ndarray):
+        axes = axes.tolist()
+    if isinstance(axes, int | np.integer):
+        n = int(axes)
+        if n < 0:
+            raise ValueError(f"'axes' must be at least 0, got {n}.")
+        if n > ra or n > rb:
+            raise ValueError(f"'axes' ({n}) must not exceed the rank of a ({describe(a)}) or of b ({describe(b)}).")
+        return list(range(ra - n, ra)), list(range(n))
+    if not isinstance(axes, list | tuple) or len(axes) != 2:
+        raise ValueError(f"'axes' must be an integer or have length 2, got {axes!r}.")
+    a_axes, b_axes = ([ax] if isinstance(ax, int | np.integer) else list(ax) for ax in axes)
+    if len(a_axes) != len(b_axes):
+        raise ValueError(f"Different number of contraction axes 'a' and 'b', {len(a_axes)} != {len(b_axes)}.")
+    a_axes = list(normalize_axes(a_axes, ra, "tensordot") or ()) if a_axes else []
+    b_axes = [int(ax) % rb if -rb <= int(ax) < rb else _bad_axis(ax, b) for ax in b_axes]
+    a_axes = [int(ax) % ra if -ra <= int(ax) < ra else _bad_axis(ax, a) for ax in list(axes[0] if not isinstance(axes[0], int | np.integer) else [axes[0]])]
+    if len(set(a_axes)) != len(a_axes) or len(set(b_axes)) != len(b_axes):
+        raise ValueError(f"tensordot contraction axes repeat: {axes!r}.")
+    return a_axes, b_axes
+
+
+def _bad_axis(ax: Any, t: Tensor) -> int:
+    raise ValueError(f"Invalid tensordot axis {ax} for {describe(t)}.")
+
+
+def _pick_dims(t: Tensor, idx: list[int]) -> Tensor:
+    """``shape(t)[idx]`` as an int32 vector, gathered by a 0/1 matrix product (no gather op needed)."""
+    from flowgraph.ops.array import reshape, shape
+
+    rank = len(t._dims)
+    sel = np.zeros((len(idx), rank), np.int32)
+    sel[np.arange(len(idx)), idx] = 1
+    return reshape(matmul(sel, reshape(shape(t), [rank, 1])), [-1])
+
+
+def _shape_vector(t: Tensor, idx: list[int]) -> Any:
+    """The dims of ``t`` at ``idx``: a Python list when static, else an int32 vector tensor."""
+    dims = [t._dims[i] for i in idx]
+    return dims if None not in dims else _pick_dims(t, idx)
+
+
+def _size_of(t: Tensor, idx: list[int]) -> Any:
+    dims = [t._dims[i] for i in idx]
+    if None not in dims:
+        return int(np.prod(dims, dtype=np.int64))
+    return reduce_prod(_pick_dims(t, idx))
+
+
+def _join_shape(parts: list[Any]) -> Any:
+    """Concatenates static lists / int32 vectors into one shape (a list when all are static)."""
+    if all(isinstance(p, list) for p in parts):
+        return [d for p in parts for d in p]
+    n_each = [len(p) if isinstance(p, list) else p.shape.as_list()[0] for p in parts]
+    total = builtins.sum(n_each)
+    pieces, offset = [], 0
+    for p, n in zip(parts, n_each):
+        # Places piece p at [offset, offset + n) of the result with a 0/1 matrix.
+        place = np.zeros((total, n), np.int32)
+        place[offset + np.arange(n), np.arange(n)] = 1
+        if isinstance(p, list):
+            pieces.append(convert_to_tensor(place @ np.asarray(p, np.int32)))
+        else:
+            from flowgraph.ops.array import reshape
+
+            pieces.append(reshape(matmul(place, reshape(p, [n, 1])), [total]))
+        offset += n
+    return add_n(pieces)
+
+
+def _scalar_or_size(v: Any) -> Any:
+    from flowgraph.ops.array import reshape
+
+    return [v] if isinstance(v, int) else reshape(v, [1])
+
+
+def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
+    """Sums ``a`` and ``b`` over paired axes (``axes``: an int N for a's last N with b's first N, or
+    a pair of axis lists); the result has a's free axes, then b's.
+
+    Built from transpose, reshape and one GEMM, so it differentiates like them.
+    """
+    from flowgraph.ops.array import reshape
+
+    g = get_default_graph()
+    with g.name_scope(name or "Tensordot") as scope:
+        at, bt = convert_pair(a, b, "Tensordot")
+        if at.shape.ndims is None or bt.shape.ndims is None:
+            raise ValueError(f"tensordot needs operands of known rank: a is {describe(at)}, b is {describe(bt)}")
+        a_axes, b_axes = _tensordot_axes(axes, at, bt)
+        for i, j in zip(a_axes, b_axes):
+            da, db = at._dims[i], bt._dims[j]
+            if da is not None and db is not None and da != db:
+                raise ValueError(
+                    f"tensordot: contracted dimension {i} of a ({da}) does not match dimension {j} of b ({db}): "
+                    f"a is {describe(at)}, b is {describe(bt)}"
+                )
+        free_a = [i for i in range(len(at._dims)) if i not in a_axes]
+        free_b = [i for i in range(len(bt._dims)) if i not in b_axes]
+        a2 = _permute(at, free_a + a_axes)
+        b2 = _permute(bt, b_axes + free_b)
+        k = _size_of(at, a_axes)
+        if not isinstance(k, int):
+            kb = _size_of(bt, b_axes)
+            k = kb if isinstance(kb, int) else k
+        fa, fb = _size_of(at, free_a), _size_of(bt, free_b)
+        a_mat = reshape(a2, _join_shape([_scalar_or_size(fa), _scalar_or_size(k)]))
+        b_mat = reshape(b2, _join_shape([_scalar_or_size(k), _scalar_or_size(fb)]))
+        prod_ = matmul(a_mat, b_mat)
+        out_shape = _join_shape([_shape_vector(at, free_a), _shape_vector(bt, free_b)])
+        out = reshape(prod_, out_shape, name=scope)
+        out.set_shape([at._dims[i] for i in free_a] + [bt._dims[i] for i in free_b])
+        return out
+
+
+def _permute(t: Tensor, perm: list[int]) -> Tensor:
+    if perm == list(range(len(perm))):
+        return t
+    from flowgraph.ops.array import transpose
+
+    return transpose(t, perm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,8 +1548,12 @@ def matmul(
 class ReductionOp(OpDef):
     """Reduces over ``axis`` (None = all); ``keepdims`` keeps reduced axes as size 1."""
 
+    kinds: str | None = None
+
     def infer(self, op):
         (x,) = op.inputs
+        if self.kinds is not None:
+            check_kind(self.type, x, self.kinds, "input")
         axis, keep = op.attrs["axis"], op.attrs["keepdims"]
         return [(self.out_dtype(x), reduced_dims(x._dims, axis, keep))]
 
@@ -369,9 +1571,8 @@ def reduced_dims(dims: tuple | None, axis: tuple | None, keepdims: bool) -> tupl
     return tuple(d for i, d in enumerate(dims) if i not in axis)
 
 
-def reduction(op_type: str, input_tensor: Any, axis: Any, keepdims: Any, name: str | None, default: str,
-              reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
-    """Shared front end of ``reduce_*``: TF1's legacy argument names and axis checks."""
+def _legacy_args(axis: Any, keepdims: Any, reduction_indices: Any, keep_dims: Any) -> tuple[Any, bool]:
+    """Folds TF1's deprecated ``reduction_indices``/``keep_dims`` into ``axis``/``keepdims``."""
     if reduction_indices is not None:
         if axis is not None:
             raise ValueError("Cannot specify both 'axis' and 'reduction_indices'.")
@@ -380,11 +1581,26 @@ def reduction(op_type: str, input_tensor: Any, axis: Any, keepdims: Any, name: s
         if keepdims is not None:
             raise ValueError("Cannot specify both 'keepdims' and 'keep_dims'.")
         keepdims = keep_dims
+    return axis, bool(keepdims)
+
+
+def reduction(op_type: str, input_tensor: Any, axis: Any, keepdims: Any, name: str | None, default: str,
+              reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    """Shared front end of ``reduce_*``: TF1's legacy argument names and axis checks."""
+    axis, keepdims = _legacy_args(axis, keepdims, reduction_indices, keep_dims)
     g = get_default_graph()
     with g.name_scope(name or default) as scope:
         x = convert_to_tensor(input_tensor, name="input")
         axes = normalize_axes(axis, x.shape.ndims)
-        return g.create_op(op_type, [x], {"axis": axes, "keepdims": bool(keepdims)}, name=scope).outputs[0]
+        return g.create_op(op_type, [x], {"axis": axes, "keepdims": keepdims}, name=scope).outputs[0]
+
+
+def _runtime_reduced_shape(shape: tuple, axis: tuple | None, keep: bool) -> tuple:
+    n = len(shape)
+    axes = range(n) if axis is None else {a % n for a in axis}
+    if keep:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
 @register_op
@@ -431,6 +1647,117 @@ class Mean(ReductionOp):
         return [broadcast_reduced(divide(g, n), x, op.attrs["axis"], op.attrs["keepdims"])]
 
 
+class _ExtremumReduction(ReductionOp):
+    """Max or Min; an empty reduction gives the identity (-inf / +inf, or the integer limits)."""
+
+    kinds = NUMERIC
+    fn = ""
+    lowest = True
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        axis, keep = op.attrs["axis"], op.attrs["keepdims"]
+        dt = op.outputs[0].dtype
+        if dt.is_floating:
+            identity = -np.inf if self.lowest else np.inf
+        else:
+            identity = dt.min if self.lowest else dt.max
+        fn = getattr(xp, self.fn)
+
+        def extremum(x):
+            if x.size == 0:
+                return xp.full(_runtime_reduced_shape(x.shape, axis, keep), identity, dtype=dt.np)
+            return fn(x, axis=axis, keepdims=keep)
+
+        return extremum
+
+    def gradient(self, op, g):
+        from flowgraph.ops.array import broadcast_reduced
+
+        x, y = op.inputs[0], op.outputs[0]
+        axis, keep = op.attrs["axis"], op.attrs["keepdims"]
+        # Ties share the gradient equally, as in TF1.
+        indicators = cast(equal(broadcast_reduced(y, x, axis, keep), x), g.dtype)
+        num_selected = broadcast_reduced(reduce_sum(indicators, axis, keep), x, axis, keep)
+        return [multiply(divide(indicators, num_selected), broadcast_reduced(g, x, axis, keep))]
+
+
+@register_op
+class Max(_ExtremumReduction):
+    fn = "amax"
+    lowest = True
+
+
+@register_op
+class Min(_ExtremumReduction):
+    fn = "amin"
+    lowest = False
+
+
+@register_op
+class Prod(ReductionOp):
+    kinds = NUMERIC
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        axis, keep = op.attrs["axis"], op.attrs["keepdims"]
+        dt = op.outputs[0].dtype.np
+        return lambda x: xp.prod(x, axis=axis, dtype=dt, keepdims=keep)
+
+    def gradient(self, op, g):
+        """Product of all the other reduced entries, built from exclusive cumprods so zeros are fine.
+
+        For reduced axes a1..ak, the entries that differ from element i first at axis am (and
+        agree before it) contribute ``excl_am(prod over a(m+1)..ak of x)``; the product over m of
+        these factors is the product of all entries but i.
+        """
+        from flowgraph.ops.array import broadcast_reduced, reshape, shape
+
+        x = op.inputs[0]
+        axis, keep = op.attrs["axis"], op.attrs["keepdims"]
+        grad = broadcast_reduced(g, x, axis, keep)
+        if axis is None:
+            flat = reshape(x, [-1])
+            others = reshape(_exclusive_product(flat, 0), shape(x))
+        else:
+            others = None
+            for m, a in enumerate(axis):
+                rest = list(axis[m + 1:])
+                z = reduce_prod(x, rest, keepdims=True) if rest else x
+                factor = _exclusive_product(z, a)
+                others = factor if others is None else multiply(others, factor)
+        return [multiply(grad, others)]
+
+
+def _exclusive_product(z: Tensor, axis: int) -> Tensor:
+    """For each entry, the product of the others along ``axis``."""
+    return multiply(cumprod(z, axis, exclusive=True), cumprod(z, axis, exclusive=True, reverse=True))
+
+
+class _BoolReduction(ReductionOp):
+    kinds = BOOL
+    fn = ""
+
+    def kernel(self, op, rt):
+        fn = getattr(rt.xp, self.fn)
+        axis, keep = op.attrs["axis"], op.attrs["keepdims"]
+        return lambda x: fn(x, axis=axis, keepdims=keep)
+
+
+@register_op
+class Any(_BoolReduction):
+    fn = "any"
+
+
+@register_op
+class All(_BoolReduction):
+    fn = "all"
+
+
+NotDifferentiable("Any")
+NotDifferentiable("All")
+
+
 def reduce_sum(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
                reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
     return reduction("Sum", input_tensor, axis, keepdims, name, "Sum", reduction_indices, keep_dims)
@@ -439,6 +1766,244 @@ def reduce_sum(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: 
 def reduce_mean(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
                 reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
     return reduction("Mean", input_tensor, axis, keepdims, name, "Mean", reduction_indices, keep_dims)
+
+
+def reduce_max(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
+               reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    return reduction("Max", input_tensor, axis, keepdims, name, "Max", reduction_indices, keep_dims)
+
+
+def reduce_min(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
+               reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    return reduction("Min", input_tensor, axis, keepdims, name, "Min", reduction_indices, keep_dims)
+
+
+def reduce_prod(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
+                reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    return reduction("Prod", input_tensor, axis, keepdims, name, "Prod", reduction_indices, keep_dims)
+
+
+def reduce_any(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
+               reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    return reduction("Any", input_tensor, axis, keepdims, name, "Any", reduction_indices, keep_dims)
+
+
+def reduce_all(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
+               reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    return reduction("All", input_tensor, axis, keepdims, name, "All", reduction_indices, keep_dims)
+
+
+def reduce_logsumexp(input_tensor: Any, axis: Any = None, keepdims: Any = None, name: str | None = None,
+                     reduction_indices: Any = None, keep_dims: Any = None) -> Tensor:
+    """``log(sum(exp(x)))`` computed around the maximum, so it neither overflows nor underflows."""
+    from flowgraph.ops.array import reshape, shape, stop_gradient
+
+    axis, keepdims = _legacy_args(axis, keepdims, reduction_indices, keep_dims)
+    g = get_default_graph()
+    with g.name_scope(name or "ReduceLogSumExp"):
+        x = convert_to_tensor(input_tensor, name="input_tensor")
+        raw_max = reduce_max(x, axis, keepdims=True)
+        # An infinite (or empty: -inf) maximum would turn x - max into nan; shift by 0 there.
+        my_max = stop_gradient(where(is_finite(raw_max), raw_max, zeros_like(raw_max)))
+        result = log(reduce_sum(exp(subtract(x, my_max)), axis, keepdims=keepdims))
+        if not keepdims:
+            my_max = reshape(my_max, shape(result))
+        return add(result, my_max)
+
+
+def reduce_variance(input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
+    """Population variance over ``axis`` (``tf.math.reduce_variance``)."""
+    g = get_default_graph()
+    with g.name_scope(name or "reduce_variance"):
+        x = convert_to_tensor(input_tensor, name="input_tensor")
+        means = reduce_mean(x, axis, keepdims=True)
+        return reduce_mean(square(subtract(x, means)), axis, keepdims=keepdims)
+
+
+def reduce_std(input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
+    """Population standard deviation over ``axis`` (``tf.math.reduce_std``)."""
+    g = get_default_graph()
+    with g.name_scope(name or "reduce_std"):
+        return sqrt(reduce_variance(input_tensor, axis, keepdims=keepdims))
+
+
+def count_nonzero(input_tensor: Any = None, axis: Any = None, keepdims: Any = None, dtype: Any = _dtypes.int64,
+                  name: str | None = None, reduction_indices: Any = None, keep_dims: Any = None,
+                  input: Any = None) -> Tensor:  # noqa: A002 - TF1's deprecated alias
+    """Number of non-zero (or true) entries over ``axis``, as ``dtype`` (int64 by default)."""
+    if input is not None:
+        if input_tensor is not None:
+            raise ValueError("Cannot specify both 'input' and 'input_tensor'.")
+        input_tensor = input
+    axis, keepdims = _legacy_args(axis, keepdims, reduction_indices, keep_dims)
+    g = get_default_graph()
+    with g.name_scope(name or "count_nonzero"):
+        x = convert_to_tensor(input_tensor, name="input_tensor")
+        zero = convert_to_tensor(np.zeros((), x.dtype.np) if x.dtype is not _dtypes.string else "", dtype=x.dtype)
+        nonzero = cast(not_equal(x, zero), _dtypes.int64)
+        return cast(reduce_sum(nonzero, axis, keepdims=keepdims), dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# argmax / argmin
+# ---------------------------------------------------------------------------------------------
+class _ArgReduction(OpDef):
+    """Index of the extreme entry along one axis (the first one on ties)."""
+
+    fn = ""
+
+    def infer(self, op):
+        (x,) = op.inputs
+        check_kind(self.type, x, NUMERIC, "input")
+        out = op.attrs["output_type"]
+        if out not in (_dtypes.int32, _dtypes.int64):
+            raise TypeError(f"{self.type}: output_type must be int32 or int64, got {out.name}.")
+        axis = op.attrs["axis"]
+        dims = None if x._dims is None else tuple(d for i, d in enumerate(x._dims) if i != axis)
+        return [(out, dims)]
+
+    def kernel(self, op, rt):
+        fn = getattr(rt.xp, self.fn)
+        axis = op.attrs["axis"]
+        out = op.attrs["output_type"].np
+
+        def arg_kernel(x):
+            if x.shape[axis] == 0:
+                raise ValueError(f"Reduction axis {axis} is empty in shape {list(x.shape)}")
+            return fn(x, axis=axis).astype(out, copy=False)
+
+        return arg_kernel
+
+
+@register_op
+class ArgMax(_ArgReduction):
+    fn = "argmax"
+
+
+@register_op
+class ArgMin(_ArgReduction):
+    fn = "argmin"
+
+
+NotDifferentiable("ArgMax")
+NotDifferentiable("ArgMin")
+
+
+def _arg_front(op_type: str, input: Any, axis: Any, name: str | None, dimension: Any, output_type: Any) -> Tensor:  # noqa: A002
+    if dimension is not None:
+        if axis is not None:
+            raise ValueError("Cannot specify both 'axis' and 'dimension'.")
+        axis = dimension
+    if axis is None:
+        axis = 0
+    g = get_default_graph()
+    with g.name_scope(name or op_type) as scope:
+        x = convert_to_tensor(input, name="input")
+        axes = normalize_axes(axis, x.shape.ndims, op_type)
+        if len(axes) != 1:
+            raise ValueError(f"{op_type} takes one axis, got {axis!r}.")
+        attrs = {"axis": axes[0], "output_type": _dtypes.as_dtype(output_type)}
+        return g.create_op(op_type, [x], attrs, name=scope).outputs[0]
+
+
+def argmax(input: Any, axis: Any = None, name: str | None = None, dimension: Any = None,  # noqa: A002
+           output_type: Any = _dtypes.int64) -> Tensor:
+    """Index of the largest entry along ``axis`` (0 when None, as in TF1)."""
+    return _arg_front("ArgMax", input, axis, name, dimension, output_type)
+
+
+def argmin(input: Any, axis: Any = None, name: str | None = None, dimension: Any = None,  # noqa: A002
+           output_type: Any = _dtypes.int64) -> Tensor:
+    """Index of the smallest entry along ``axis`` (0 when None, as in TF1)."""
+    return _arg_front("ArgMin", input, axis, name, dimension, output_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scans: cumsum / cumprod
+# ---------------------------------------------------------------------------------------------
+class _Scan(OpDef):
+    """Running sum or product along ``axis``; ``exclusive`` shifts in the identity, ``reverse``
+    scans from the end."""
+
+    fn = ""
+    identity = 0
+
+    def infer(self, op):
+        (x,) = op.inputs
+        check_kind(self.type, x, NUMERIC)
+        return [(x.dtype, x._dims)]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        fn = getattr(xp, self.fn)
+        axis, exclusive, reverse = op.attrs["axis"], op.attrs["exclusive"], op.attrs["reverse"]
+        dt = op.outputs[0].dtype.np
+        identity = self.identity
+
+        def scan(x):
+            ax = axis % x.ndim
+            if reverse:
+                x = xp.flip(x, ax)
+            out = fn(x, axis=ax, dtype=dt)
+            if exclusive:
+                shifted = xp.empty_like(out)
+                head = [slice(None)] * out.ndim
+                body = list(head)
+                src = list(head)
+                head[ax], body[ax], src[ax] = slice(0, 1), slice(1, None), slice(0, -1)
+                shifted[tuple(head)] = identity
+                shifted[tuple(body)] = out[tuple(src)]
+                out = shifted
+            if reverse:
+                out = xp.flip(out, ax)
+            return out
+
+        return scan
+
+
+@register_op
+class Cumsum(_Scan):
+    fn = "cumsum"
+    identity = 0
+
+    def gradient(self, op, g):
+        a = op.attrs
+        return [cumsum(g, a["axis"], exclusive=a["exclusive"], reverse=not a["reverse"])]
+
+
+@register_op
+class Cumprod(_Scan):
+    fn = "cumprod"
+    identity = 1
+
+    def gradient(self, op, g):
+        # As TF1: divides by x, so entries that are exactly 0 get no finite gradient.
+        x = op.inputs[0]
+        a = op.attrs
+        prod_ = cumprod(x, a["axis"], exclusive=a["exclusive"], reverse=a["reverse"])
+        out = cumsum(multiply(prod_, g), a["axis"], exclusive=a["exclusive"], reverse=not a["reverse"])
+        return [divide(out, x)]
+
+
+def _scan_front(op_type: str, x: Any, axis: Any, exclusive: bool, reverse: bool, name: str | None) -> Tensor:
+    g = get_default_graph()
+    with g.name_scope(name or op_type) as scope:
+        xt = convert_to_tensor(x, name="x")
+        axes = normalize_axes(axis, xt.shape.ndims, op_type)
+        if axes is None or len(axes) != 1:
+            raise ValueError(f"{op_type} takes one axis, got {axis!r}.")
+        attrs = {"axis": axes[0], "exclusive": bool(exclusive), "reverse": bool(reverse)}
+        return g.create_op(op_type, [xt], attrs, name=scope).outputs[0]
+
+
+def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False, name: str | None = None) -> Tensor:
+    """Running sum along ``axis``: ``[a, b, c] -> [a, a+b, a+b+c]`` (``exclusive``: ``[0, a, a+b]``)."""
+    return _scan_front("Cumsum", x, axis, exclusive, reverse, name)
+
+
+def cumprod(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False, name: str | None = None) -> Tensor:
+    """Running product along ``axis`` (``exclusive``: ``[1, a, a*b]``)."""
+    return _scan_front("Cumprod", x, axis, exclusive, reverse, name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,23 +2030,106 @@ install_operator("add", add, "add")
 install_operator("sub", subtract, "sub")
 install_operator("mul", multiply, "mul")
 install_operator("truediv", truediv, "truediv")
+install_operator("floordiv", floordiv, "floordiv")
+install_operator("mod", floormod, "mod")
+install_operator("pow", pow, "pow")
 install_operator("matmul", functools.partial(matmul), "matmul")
+install_operator("and", logical_and, "and")
+install_operator("or", logical_or, "or")
+install_operator("xor", logical_xor, "xor")
 Tensor.__neg__ = lambda self: negative(self, name="Neg")  # type: ignore[attr-defined]
+Tensor.__abs__ = lambda self: abs(self)  # type: ignore[attr-defined]
+Tensor.__invert__ = lambda self: logical_not(self)  # type: ignore[attr-defined]
+# Ordering comparisons build ops; == and != stay Python identity, as in TF1 graph mode.
+Tensor.__lt__ = lambda self, other: less(self, other)  # type: ignore[attr-defined]
+Tensor.__le__ = lambda self, other: less_equal(self, other)  # type: ignore[attr-defined]
+Tensor.__gt__ = lambda self, other: greater(self, other)  # type: ignore[attr-defined]
+Tensor.__ge__ = lambda self, other: greater_equal(self, other)  # type: ignore[attr-defined]
 
 
 # Public names re-exported as ``tf.<name>``; extend when adding an op function.
 __all__ = [
+    "abs",
+    "acos",
     "add",
     "add_n",
+    "argmax",
+    "argmin",
+    "asin",
+    "atan",
     "cast",
+    "ceil",
+    "clip_by_value",
+    "cos",
+    "cosh",
+    "count_nonzero",
+    "cumprod",
+    "cumsum",
+    "div",
+    "div_no_nan",
     "divide",
+    "equal",
+    "exp",
+    "expm1",
+    "floor",
+    "floordiv",
+    "floormod",
+    "greater",
+    "greater_equal",
+    "is_finite",
+    "is_inf",
+    "is_nan",
+    "less",
+    "less_equal",
+    "log",
+    "log1p",
+    "log_sigmoid",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
     "matmul",
+    "maximum",
+    "minimum",
+    "mod",
     "multiply",
     "negative",
+    "not_equal",
     "ones_like",
+    "pow",
+    "realdiv",
+    "reciprocal",
+    "reduce_all",
+    "reduce_any",
+    "reduce_logsumexp",
+    "reduce_max",
     "reduce_mean",
+    "reduce_min",
+    "reduce_prod",
     "reduce_sum",
+    "rint",
+    "round",
+    "rsqrt",
+    "scalar_mul",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sinh",
+    "sqrt",
+    "square",
+    "squared_difference",
     "subtract",
+    "tan",
+    "tanh",
+    "tensordot",
+    "to_double",
+    "to_float",
+    "to_int32",
+    "to_int64",
     "truediv",
+    "truncatediv",
+    "truncatemod",
+    "where",
+    "where_v2",
     "zeros_like",
 ]

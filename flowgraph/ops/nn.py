@@ -31,7 +31,7 @@ from flowgraph.ops.math import (
     zeros_like,
 )
 from flowgraph.ops.op_helpers import check_same_dtype, describe, make_op, normalize_axes
-from flowgraph.random_seed import seed_attrs
+from flowgraph.ops.random import random_uniform
 from flowgraph.registry import NotDifferentiable, OpDef, register_op
 from flowgraph.shapes import TensorShape
 
@@ -669,14 +669,13 @@ class BiasAddGrad(OpDef):
         nchw = op.attrs["data_format"] == "NCHW"
 
         def bias_add_grad(g):
+            ones = xp.ones
             if nchw:
                 n, c = g.shape[0], g.shape[1]
                 g3 = g.reshape(n, c, -1)
-                return xp.matmul(xp.ones(n, g.dtype), g3.sum(axis=2, dtype=g.dtype)) if g3.shape[2] > 1 or n > 1 \
-                    else g3.reshape(c).copy()
-            c = g.shape[-1]
-            g2 = g.reshape(-1, c)
-            return xp.matmul(xp.ones(g2.shape[0], g.dtype), g2)
+                return xp.matmul(ones(n, g.dtype), xp.matmul(g3, ones(g3.shape[2], g.dtype)))
+            g2 = g.reshape(-1, g.shape[-1])
+            return xp.matmul(ones(g2.shape[0], g.dtype), g2)
 
         return bias_add_grad
 
@@ -1046,8 +1045,6 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Any = None, seed: int | 
             rt = cast(rt, xt.dtype, name="rate")
             rate = rt
             ret = _math_ops.divide(xt, subtract(convert_to_tensor(1, dtype=xt.dtype), rt))
-        from flowgraph.ops.random import random_uniform
-
         random_tensor = random_uniform(_noise_shape(xt, noise_shape), seed=seed, dtype=xt.dtype)
         keep_mask = _math_ops.greater_equal(random_tensor, rate)
         out = multiply(ret, cast(keep_mask, xt.dtype))

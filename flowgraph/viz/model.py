@@ -154,8 +154,12 @@ def build_view(
         c = collapsed_scope(home[op])
         if c is None:
             rep[op] = op.name
-            nodes[op.name] = Node(op.name, style.op_kind(op), home[op], op.name.rsplit("/", 1)[-1], op.type,
-                                  ops=[op], tooltip=_op_tooltip(op))
+            n = nodes[op.name] = Node(op.name, style.op_kind(op), home[op], op.name.rsplit("/", 1)[-1], op.type,
+                                      ops=[op], tooltip=_op_tooltip(op))
+            if op.type == "Const" and op.attrs.get("value") is not None:
+                lit = style.fmt_value(op.attrs["value"])
+                if lit is not None:
+                    n.notes.append(lit)
         else:
             nid = c + "/"
             rep[op] = nid
@@ -242,18 +246,24 @@ def _edges(ops: list[Operation], picked: set, rep: dict, folded: set) -> list[Ed
 
 
 def _clusters(nodes: dict[str, Node]) -> set[str]:
-    """Scope paths to draw as clusters: those holding something, less an op's lone scope."""
-    count: dict[str, int] = {}
+    """Scope paths to draw as clusters: those grouping something worth a frame.
+
+    Skipped: an op's own scope (``add/y`` puts a constant under op ``add``) unless it gathers
+    several helpers, and a scope holding one node of its own name (``initial_value/initial_value``).
+    """
+    members: dict[str, list[Node]] = {}
     for n in nodes.values():
         path = n.cluster
         while path:
-            count[path] = count.get(path, 0) + 1
+            members.setdefault(path, []).append(n)
             path = path.rpartition("/")[0]
     keep = set()
-    for path, k in count.items():
-        if k == 1 and path in nodes:
-            continue  # an op's own scope now holding only the op (its constants folded)
-        keep.add(path)
+    for path, ms in members.items():
+        if path in nodes:
+            if len(ms) >= 3:
+                keep.add(path)
+        elif not (len(ms) == 1 and ms[0].title == path.rsplit("/", 1)[-1]):
+            keep.add(path)
     # Nodes whose cluster is not drawn move up to the nearest drawn ancestor.
     for n in nodes.values():
         while n.cluster and n.cluster not in keep:

@@ -46,16 +46,16 @@ _VARIABLE_ACCESS = frozenset({"Assign", "AssignAdd", "AssignSub", "Identity", "I
 
 
 def op_kind(op: Operation) -> str:
-    """Which palette entry an op gets: gradients win over everything but the graph's sources."""
+    """Which palette entry an op gets: sources and constants first, then anything under gradients/."""
     t = op.type
     if t in _PLACEHOLDERS:
         return PLACEHOLDER
     if t in _VARIABLE_STATE:
         return VARIABLE
-    if _GRADIENT_SCOPE.search(op.name):
-        return GRADIENT
     if t == "Const":
         return CONSTANT
+    if _GRADIENT_SCOPE.search(op.name):
+        return GRADIENT
     if t in _VARIABLE_ACCESS and op.inputs and op.inputs[0].op.type in _VARIABLE_STATE:
         # A variable's own read snapshot and Assign initializer belong with the variable.
         var = op.inputs[0].op.name

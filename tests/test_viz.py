@@ -1,0 +1,226 @@
+"""flowgraph.viz: clusters, collapsing, pruning, labels, profile overlay, real dot renders."""
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import flowgraph as tf
+from flowgraph import viz
+from flowgraph.viz import dot as viz_dot
+from flowgraph.viz import style
+from flowgraph.viz.model import select_ops
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def _mlp():
+    """x -> fc1 -> fc2 -> loss, gradients, SGD updates grouped under a control-dependent train op."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 784], name="x")
+        h = x
+        for i, (n_in, n_out) in enumerate([(784, 32), (32, 10)]):
+            with tf.name_scope(f"fc{i + 1}"):
+                w = tf.Variable(np.full((n_in, n_out), 0.01, np.float32), name="weights")
+                b = tf.Variable(np.zeros(n_out, np.float32), name="biases")
+                h = tf.add(tf.matmul(h, w), b, name="logits")
+        with tf.name_scope("loss"):
+            loss = tf.reduce_mean(tf.multiply(h, h), name="mean")
+        vs = tf.trainable_variables()
+        grads = tf.gradients(loss, vs)
+        with tf.name_scope("SGD"):
+            updates = [tf.assign_sub(v, tf.multiply(0.1, gr)) for v, gr in zip(vs, grads)]
+            with tf.control_dependencies(updates):
+                train = tf.no_op(name="train")
+        unrelated = tf.constant(3.0, name="unrelated")
+        tf.multiply(unrelated, 2.0, name="also_unrelated")
+    return g, x, loss, train
+
+
+def _titles(svg: str) -> set[str]:
+    return {t.replace("&#45;", "-").replace("&gt;", ">") for t in re.findall(r"<title>(.*?)</title>", svg)}
+
+
+@needs_dot
+def test_scopes_render_as_nested_labelled_clusters(tmp_path):
+    g, _, _, _ = _mlp()
+    path = viz.render(g, tmp_path / "g.svg")
+    svg = open(path, encoding="utf-8").read()
+    titles = _titles(svg)
+    assert {"cluster_fc1", "cluster_fc2", "cluster_loss", "cluster_gradients", "cluster_SGD"} <= titles
+    # Gradient scopes nest inside gradients/.
+    assert "cluster_gradients/fc1" in titles
+    assert {"fc1/MatMul", "fc1/logits", "loss/mean", "SGD/train", "x"} <= titles
+    assert ">fc1</text>" in svg and ">gradients</text>" in svg
+
+
+@needs_dot
+def test_edges_carry_dtype_and_static_shape(tmp_path):
+    g, _, _, _ = _mlp()
+    svg = open(viz.render(g, tmp_path / "g.svg"), encoding="utf-8").read()
+    assert "float32 (?, 784)" in svg  # x -> fc1/MatMul
+    assert "float32 (784, 32)" in svg  # the weights
+    assert "float32 ()" in svg  # the scalar loss
+
+
+def test_kinds_and_palette():
+    g, x, loss, _ = _mlp()
+    view = viz.build_view(g, fold_constants=False, merge_variables=False)
+    kinds = {n.id: n.kind for n in view.nodes.values()}
+    assert kinds["x"] == style.PLACEHOLDER
+    assert kinds["fc1/weights"] == kinds["fc1/weights/read"] == kinds["fc1/weights/Assign"] == style.VARIABLE
+    assert kinds["unrelated"] == style.CONSTANT
+    assert kinds["fc1/MatMul"] == style.OP
+    assert any(k.startswith("gradients/") and v == style.GRADIENT for k, v in kinds.items())
+    src = viz.to_dot(g).source
+    assert style.PALETTE[style.PLACEHOLDER][0] in src and style.PALETTE[style.GRADIENT][1] in src
+    assert "rounded" in src and "shape=cylinder" in src
+
+
+def test_variables_merge_their_read_and_initializer():
+    g, _, _, _ = _mlp()
+    view = viz.build_view(g)
+    assert "fc1/weights/read" not in view.nodes and "fc1/weights/Assign" not in view.nodes
+    w = view.nodes["fc1/weights"]
+    assert {op.name for op in w.ops} == {"fc1/weights", "fc1/weights/read", "fc1/weights/Assign"}
+    # Its folded initial value and the edge to the MatMul both start at the variable's node.
+    assert any(e.src == "fc1/weights" and e.dst == "fc1/MatMul" for e in view.edges)
+
+
+def test_small_constants_fold_into_their_reader():
+    g, _, _, _ = _mlp()
+    view = viz.build_view(g)
+    assert "also_unrelated/y" not in view.nodes
+    assert "y = 2" in view.nodes["also_unrelated"].notes
+    assert "unrelated" not in view.nodes  # read only by also_unrelated
+    unfolded = viz.build_view(g, fold_constants=False)
+    assert "2" in unfolded.nodes["also_unrelated/y"].notes
+
+
+@needs_dot
+def test_collapsed_scope_is_one_node_with_merged_edges(tmp_path):
+    g, _, loss, train = _mlp()
+    n_grad = sum(op.name.startswith("gradients/") for op in select_ops([train, loss])[1])
+    svg = open(viz.render([train, loss], tmp_path / "c.svg", collapse=["gradients"]), encoding="utf-8").read()
+    titles = _titles(svg)
+    assert "gradients/" in titles
+    assert not any(t.startswith("gradients/") and t != "gradients/" and "->" not in t for t in titles)
+    assert not any(t.startswith("cluster_gradients") for t in titles)
+    view = viz.build_view([train, loss], collapse=["gradients"])
+    assert f"{len(view.nodes['gradients/'].ops)} ops" in svg
+    assert len(view.nodes["gradients/"].ops) == n_grad
+    # One edge per (source, collapsed node) pair, however many tensors cross it.
+    pairs = [(e.src, e.dst) for e in view.edges if not e.control]
+    assert len(pairs) == len(set(pairs))
+    assert ("gradients/", "SGD/Mul") in pairs and ("loss/mean", "gradients/") in pairs
+
+
+def test_collapse_by_depth_and_by_pattern():
+    g, _, _, _ = _mlp()
+    top = viz.build_view(g, depth=0)
+    assert {"fc1/", "fc2/", "loss/", "gradients/", "SGD/"} <= set(top.nodes)
+    assert not any("/" in n.rstrip("/") for n in top.nodes)
+    one = viz.build_view(g, depth=1)
+    assert "gradients/fc1/" in one.nodes and "fc1/MatMul" in one.nodes
+    assert "cluster" not in viz.to_dot(g, depth=0).source
+    # A pattern without "/" also matches nested scopes by their last component.
+    nested = viz.build_view(g, collapse=["*_grad"])
+    assert "gradients/loss/mean_grad/" in nested.nodes
+
+
+@needs_dot
+def test_fetches_prune_to_their_ancestors(tmp_path):
+    g, x, loss, _ = _mlp()
+    svg = open(viz.render(loss, tmp_path / "l.svg"), encoding="utf-8").read()
+    titles = _titles(svg)
+    assert {"x", "fc1/MatMul", "loss/mean", "fc2/weights"} <= titles
+    assert not any(t.startswith(("gradients", "SGD", "also_unrelated", "cluster_gradients")) for t in titles)
+    # Control inputs count as ancestors.
+    view = viz.build_view(g.get_operation_by_name("SGD/train"))
+    assert "SGD/AssignSub" in view.nodes and "also_unrelated" not in view.nodes
+
+
+@needs_dot
+def test_control_dependencies_are_dashed(tmp_path):
+    g, _, _, train = _mlp()
+    dot = viz.to_dot(train)
+    line = next(ln for ln in dot.source.splitlines() if '"SGD/AssignSub" -> "SGD/train"' in ln)
+    assert "style=dashed" in line
+    svg = open(viz.render(train, tmp_path / "t.svg"), encoding="utf-8").read()
+    edge = svg[svg.index("<title>SGD/AssignSub&#45;&gt;SGD/train</title>"):]
+    edge = edge[: edge.index("</g>")]
+    assert "stroke-dasharray" in edge
+    data_edge = svg[svg.index("<title>x&#45;&gt;fc1/MatMul</title>"):]
+    assert "stroke-dasharray" not in data_edge[: data_edge.index("</g>")]
+
+
+@needs_dot
+def test_profile_overlay_colours_and_times(tmp_path):
+    g, x, loss, train = _mlp()
+    with tf.Session(graph=g) as sess:
+        sess.run(tf.global_variables_initializer())
+        md = tf.RunMetadata()
+        sess.run([train, loss], {x: np.ones((8, 784), np.float32)},
+                 options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=md)
+    svg = open(viz.render([train, loss], tmp_path / "p.svg", run_metadata=md), encoding="utf-8").read()
+    assert "time per node" in svg
+    assert re.search(r"\d (µs|ms)", svg)
+    fills = {c.upper() for c in re.findall(r'fill="(#[0-9a-fA-F]{6})"', svg)}
+    heat = fills - {c.upper() for p in style.PALETTE.values() for c in p}
+    assert len(heat) >= 3  # several shades of the time colormap
+    # The slowest drawn node gets the deepest red, and its time in its label.
+    times = viz_dot._node_times(viz.build_view([train, loss]), md)
+    slowest = max(times, key=times.get)
+    line = next(ln for ln in viz.to_dot([train, loss], run_metadata=md).source.splitlines()
+                if ln.strip().startswith((f'"{slowest}" [', f"{slowest} [")))
+    assert f'fillcolor="{style.REDS[-1]}"' in line
+    assert style.fmt_time(times[slowest]) in line
+
+
+def test_heat_scale_runs_pale_to_deep():
+    scale = style.HeatScale([1.0, 10.0, 1000.0])
+    assert style.heat_color(scale.frac(1000.0)) == style.REDS[-1]
+    assert style.heat_color(scale.frac(1.0)) == style.REDS[0]
+    assert 0 < scale.frac(10.0) < 1
+    assert style.text_on(style.REDS[-1]) == "#FFFFFF" and style.text_on(style.REDS[0]) != "#FFFFFF"
+
+
+@needs_dot
+def test_png_and_pdf_renders(tmp_path):
+    g, _, loss, _ = _mlp()
+    png = viz.render(loss, tmp_path / "l.png", dpi=72)
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    pdf = viz.render(loss, tmp_path / "l.out", format="pdf")
+    assert open(pdf, "rb").read(5) == b"%PDF-"
+    with pytest.raises(ValueError, match="Unknown image format"):
+        viz.render(loss, tmp_path / "l.nope")
+
+
+@needs_dot
+def test_jupyter_svg_repr_collapses_big_graphs():
+    g, _, _, _ = _mlp()
+    svg = viz.graph_repr_svg(g)
+    assert svg is not None and "<svg" in svg and "fc1" in svg
+    small = viz.graph_repr_svg(g, max_nodes=8)
+    assert "<svg" in small and "<title>gradients/</title>" in small
+    assert viz.graph_repr_svg(tf.Graph()) is None
+
+
+def test_missing_dot_binary_raises_with_install_hint(tmp_path, monkeypatch):
+    g, _, loss, _ = _mlp()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` here
+    source = viz.to_dot(loss).source  # building DOT needs no binary
+    assert "loss/mean" in source
+    with pytest.raises(viz.GraphvizNotFoundError, match="apt-get install graphviz") as err:
+        viz.render(loss, tmp_path / "l.svg")
+    assert isinstance(err.value, RuntimeError)
+    assert "brew install graphviz" in str(err.value)
+    assert not (tmp_path / "l.svg").exists()
+    assert viz.graph_repr_svg(g) is None  # Jupyter falls back to the text repr
+
+
+def test_rejects_non_graph_arguments():
+    with pytest.raises(TypeError, match="Graph or fetches"):
+        viz.to_dot([3])
