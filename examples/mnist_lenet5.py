@@ -15,8 +15,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import flowgraph as tf  # noqa: E402
-from mnist_mlp import parse_args, train  # noqa: E402
+from mnist_mlp import parse_args, train
+
+import flowgraph as tf
 
 
 def lenet5(images: Any, training: Any = None) -> Any:

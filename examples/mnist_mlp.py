@@ -30,13 +30,27 @@ from flowgraph.datasets.batching import BatchIterator, normalize, random_shift
 def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) -> argparse.Namespace:
     """The options every MNIST example takes; ``defaults`` sets the per-model values."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--epochs", type=int, default=defaults.get("epochs", 10), help="training epochs (default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 64), help="images per step (default %(default)s)")
-    p.add_argument("--lr", type=float, default=defaults.get("lr", 1e-3), help="Adam learning rate (default %(default)s)")
-    p.add_argument("--lr-decay", type=float, default=defaults.get("lr_decay", 1.0),
-                   help="learning rate factor applied after every epoch (default %(default)s)")
-    p.add_argument("--shift", type=int, default=defaults.get("shift", 0),
-                   help="random-shift augmentation: max pixels each training image moves (default %(default)s)")
+    p.add_argument(
+        "--epochs", type=int, default=defaults.get("epochs", 10), help="training epochs (default %(default)s)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=defaults.get("batch_size", 64), help="images per step (default %(default)s)"
+    )
+    p.add_argument(
+        "--lr", type=float, default=defaults.get("lr", 1e-3), help="Adam learning rate (default %(default)s)"
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=float,
+        default=defaults.get("lr_decay", 1.0),
+        help="learning rate factor applied after every epoch (default %(default)s)",
+    )
+    p.add_argument(
+        "--shift",
+        type=int,
+        default=defaults.get("shift", 0),
+        help="random-shift augmentation: max pixels each training image moves (default %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="graph-level and shuffling seed (default %(default)s)")
     p.add_argument("--checkpoint-dir", default=None, help="save a checkpoint there after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
@@ -59,8 +73,9 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
 class ProgressBar:
     """One ``\\r``-updated stderr line per epoch: bar, running loss and accuracy, images/s, ETA."""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 24,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self, total: int, label: str, stream: TextIO | None = None, width: int = 24, enabled: bool = True
+    ) -> None:
         self.total = max(total, 1)
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
@@ -73,11 +88,13 @@ class ProgressBar:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         rate = done / elapsed
         frac = min(done / self.total, 1.0)
-        filled = int(round(frac * self.width))
+        filled = round(frac * self.width)
         eta = (self.total - done) / rate if rate > 0 else 0.0
         bar = "#" * filled + "." * (self.width - filled)
-        return (f"{self.label} [{bar}] {100 * frac:5.1f}%  loss {loss:.4f}  acc {100 * acc:6.2f}%  "
-                f"{rate:7,.0f} img/s  {'ETA' if done < self.total else 'in'} {eta if done < self.total else elapsed:5.1f}s")
+        return (
+            f"{self.label} [{bar}] {100 * frac:5.1f}%  loss {loss:.4f}  acc {100 * acc:6.2f}%  "
+            f"{rate:7,.0f} img/s  {'ETA' if done < self.total else 'in'} {eta if done < self.total else elapsed:5.1f}s"
+        )
 
     def update(self, done: int, loss: float, acc: float, force: bool = False) -> None:
         now = time.perf_counter()
@@ -122,6 +139,7 @@ def plot_history(history: dict, path: str, title: str) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         print(f"matplotlib is not installed: skipping the plot {path} (pip install matplotlib).", file=sys.stderr)
         return False
@@ -136,6 +154,9 @@ def plot_history(history: dict, path: str, title: str) -> bool:
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy (%)")
     ax2.legend()
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -158,8 +179,9 @@ def load_mnist(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.nda
     return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)
 
 
-def train(build_model: Callable[[Any, Any], Any], args: argparse.Namespace, name: str,
-          log: TextIO | None = None) -> float:
+def train(
+    build_model: Callable[[Any, Any], Any], args: argparse.Namespace, name: str, log: TextIO | None = None
+) -> float:
     """Trains ``build_model(images, training) -> logits`` on MNIST; returns the final test accuracy.
 
     ``images`` is a float32 ``[batch, 28, 28, 1]`` placeholder and ``training`` a bool tensor
@@ -193,7 +215,9 @@ def train(build_model: Callable[[Any, Any], Any], args: argparse.Namespace, name
         sess.run(local_init)
         preds = []
         for i in range(0, len(x_test), 1000):
-            p, _ = sess.run([predictions, test_acc_update], {images: x_test[i : i + 1000], labels: y_test[i : i + 1000]})
+            p, _ = sess.run(
+                [predictions, test_acc_update], {images: x_test[i : i + 1000], labels: y_test[i : i + 1000]}
+            )
             preds.append(p)
         return float(sess.run(test_acc)), np.concatenate(preds) if preds else np.zeros(0, np.int64)
 
@@ -242,9 +266,12 @@ def train(build_model: Callable[[Any, Any], Any], args: argparse.Namespace, name
             history["test_acc"].append(acc)
             history["images_per_s"].append(seen / dt if dt > 0 else 0.0)
             sess.run(next_epoch)
-            print(f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / max(seen, 1):.4f}  train acc "
-                  f"{100 * correct / max(seen, 1):.2f}%  test acc {100 * acc:.2f}%  lr {lr:.2e}  "
-                  f"{seen / dt if dt > 0 else 0:,.0f} img/s  {dt:.1f}s", file=log)
+            print(
+                f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / max(seen, 1):.4f}  train acc "
+                f"{100 * correct / max(seen, 1):.2f}%  test acc {100 * acc:.2f}%  lr {lr:.2e}  "
+                f"{seen / dt if dt > 0 else 0:,.0f} img/s  {dt:.1f}s",
+                file=log,
+            )
             if ckpt_prefix:
                 os.makedirs(args.checkpoint_dir, exist_ok=True)
                 saver.save(sess, ckpt_prefix, global_step=epoch + 1)
@@ -254,9 +281,8 @@ def train(build_model: Callable[[Any, Any], Any], args: argparse.Namespace, name
     print(f"\nfinal test accuracy: {100 * acc:.2f}% on {len(x_test)} images", file=log)
     print("confusion matrix (rows: true digit, columns: predicted digit):", file=log)
     print(format_confusion(confusion_matrix(y_test, preds)), file=log)
-    if args.plot and history["train_loss"]:
-        if plot_history(history, args.plot, f"{name} on MNIST"):
-            print(f"training curves written to {args.plot}", file=log)
+    if args.plot and history["train_loss"] and plot_history(history, args.plot, f"{name} on MNIST"):
+        print(f"training curves written to {args.plot}", file=log)
     return acc
 
 

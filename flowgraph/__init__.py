@@ -42,6 +42,27 @@ from flowgraph.ops.array import *  # noqa: E402, F403 - the module's __all__ is 
 from flowgraph.ops.control import group, identity, no_op, tuple_ as tuple  # noqa: E402, A004
 from flowgraph.ops.math import *  # noqa: E402, F403 - the module's __all__ is the public map
 from flowgraph.ops.sources import constant, placeholder, placeholder_with_default  # noqa: E402
+from flowgraph.ops.random import *  # noqa: E402, F403
+from flowgraph.ops.nn import sigmoid_cross_entropy_with_logits  # noqa: E402, F401 - kept for TF1 scripts
+from flowgraph.init_ops import *  # noqa: E402, F403
+from flowgraph.init_ops import initializers  # noqa: E402
+from flowgraph.ops.clip import *  # noqa: E402, F403
+from flowgraph.random_seed import get_seed, set_random_seed  # noqa: E402
+from flowgraph import (  # noqa: E402
+    client,
+    contrib,
+    datasets,
+    init_ops,
+    keras,
+    layers,
+    losses,
+    math,
+    metrics,
+    nn,
+    random,
+    regularizers,
+    train,
+)
 from flowgraph.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
 from flowgraph.session import (  # noqa: E402
     ConfigProto,
@@ -129,9 +150,21 @@ def enable_eager_execution(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
 newaxis = None
 
 
-def set_random_seed(seed):  # noqa: ANN001, ANN201
-    """TF1's graph-level seed: ops without their own seed derive one from it."""
-    get_default_graph().seed = seed
+def to_float(x, name="ToFloat"):  # noqa: ANN001, ANN201
+    """TF1's deprecated ``tf.to_float``: ``tf.cast(x, tf.float32)``."""
+    return cast(x, float32, name=name)  # noqa: F405
+
+
+def to_double(x, name="ToDouble"):  # noqa: ANN001, ANN201
+    return cast(x, float64, name=name)  # noqa: F405
+
+
+def to_int32(x, name="ToInt32"):  # noqa: ANN001, ANN201
+    return cast(x, int32, name=name)  # noqa: F405
+
+
+def to_int64(x, name="ToInt64"):  # noqa: ANN001, ANN201
+    return cast(x, int64, name=name)  # noqa: F405
 
 
 def __getattr__(name):  # noqa: ANN001, ANN202

@@ -71,7 +71,9 @@ class Initializer:
     dtype: _dtypes.DType = _dtypes.float32
 
     def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None) -> Tensor:
-        raise TypeError(f"{type(self).__name__} is an abstract initializer; use a concrete one such as tf.zeros_initializer.")
+        raise TypeError(
+            f"{type(self).__name__} is an abstract initializer; use a concrete one such as tf.zeros_initializer."
+        )
 
     def get_config(self) -> dict:
         return {}
@@ -124,7 +126,9 @@ class Constant(Initializer):
         self.dtype = _dtypes.as_dtype(dtype)
         self._verify_shape = verify_shape
 
-    def __call__(self, shape: Any, dtype: Any = None, partition_info: Any = None, verify_shape: bool | None = None) -> Tensor:
+    def __call__(
+        self, shape: Any, dtype: Any = None, partition_info: Any = None, verify_shape: bool | None = None
+    ) -> Tensor:
         dt = self._dtype(dtype)
         if verify_shape is None:
             verify_shape = self._verify_shape
@@ -139,7 +143,9 @@ class Constant(Initializer):
 class RandomUniform(Initializer):
     """Uniform on ``[minval, maxval)``; ``maxval=None`` means 1 for floats (integers need it)."""
 
-    def __init__(self, minval: Any = 0, maxval: Any = None, seed: int | None = None, dtype: Any = _dtypes.float32) -> None:
+    def __init__(
+        self, minval: Any = 0, maxval: Any = None, seed: int | None = None, dtype: Any = _dtypes.float32
+    ) -> None:
         self.minval = minval
         self.maxval = maxval
         self.seed = seed
@@ -155,7 +161,9 @@ class RandomUniform(Initializer):
 class RandomNormal(Initializer):
     """Normal with ``mean`` and ``stddev``."""
 
-    def __init__(self, mean: Any = 0.0, stddev: Any = 1.0, seed: int | None = None, dtype: Any = _dtypes.float32) -> None:
+    def __init__(
+        self, mean: Any = 0.0, stddev: Any = 1.0, seed: int | None = None, dtype: Any = _dtypes.float32
+    ) -> None:
         self.mean = mean
         self.stddev = stddev
         self.seed = seed
@@ -171,7 +179,9 @@ class RandomNormal(Initializer):
 class TruncatedNormal(Initializer):
     """Normal with ``mean`` and ``stddev``, values beyond two stddev redrawn."""
 
-    def __init__(self, mean: Any = 0.0, stddev: Any = 1.0, seed: int | None = None, dtype: Any = _dtypes.float32) -> None:
+    def __init__(
+        self, mean: Any = 0.0, stddev: Any = 1.0, seed: int | None = None, dtype: Any = _dtypes.float32
+    ) -> None:
         self.mean = mean
         self.stddev = stddev
         self.seed = seed
@@ -192,8 +202,14 @@ class VarianceScaling(Initializer):
     ``'untruncated_normal'`` a plain normal; ``'uniform'`` draws from ``[-sqrt(3 * scale / n), +...]``.
     """
 
-    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
-                 seed: int | None = None, dtype: Any = _dtypes.float32) -> None:
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+        dtype: Any = _dtypes.float32,
+    ) -> None:
         if scale <= 0.0:
             raise ValueError("`scale` must be positive float.")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -231,8 +247,13 @@ class VarianceScaling(Initializer):
         return random_ops.random_uniform(dims, -limit, limit, dt, seed=self.seed)
 
     def get_config(self) -> dict:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
-                "dtype": self.dtype.name}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+        }
 
 
 class GlorotUniform(VarianceScaling):

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from flowgraph import dtypes as _dtypes
 from flowgraph import init_ops
-from flowgraph import nn as nn_ops
 from flowgraph.graph import GraphKeys, Tensor, constant_value, convert_to_tensor, get_default_graph
 from flowgraph.ops import array as array_ops
+from flowgraph.ops import conv as conv_ops
 from flowgraph.ops import math as math_ops
+from flowgraph.ops import nn as nn_ops
 from flowgraph.ops import random as random_ops
 from flowgraph.ops.control import identity
 from flowgraph.variables import Variable, VariableScope, get_variable, variable_scope
@@ -35,9 +38,7 @@ def normalize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     try:
         vals = tuple(value)
     except TypeError:
-        raise ValueError(
-            f"The `{name}` argument must be a tuple of {n} integers. Received: {value!r}"
-        ) from None
+        raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received: {value!r}") from None
     if len(vals) != n or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in vals):
         raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received: {value!r}")
     return tuple(int(v) for v in vals)
@@ -46,9 +47,7 @@ def normalize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
 def normalize_padding(value: Any) -> str:
     padding = value.lower() if isinstance(value, str) else value
     if padding not in ("valid", "same"):
-        raise ValueError(
-            f'The `padding` argument must be one of "valid", "same". Received: {value!r}'
-        )
+        raise ValueError(f'The `padding` argument must be one of "valid", "same". Received: {value!r}')
     return padding
 
 
@@ -106,11 +105,18 @@ class Layer:
     calls.
     """
 
-    def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
-                 activity_regularizer: Callable | None = None, _scope: Any = None, _reuse: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        activity_regularizer: Callable | None = None,
+        _scope: Any = None,
+        _reuse: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if kwargs:
-            raise TypeError(f"Keyword argument not understood: {sorted(kwargs)[0]!r}")
+            raise TypeError(f"Keyword argument not understood: {min(kwargs)!r}")
         self.trainable = bool(trainable)
         self._base_name = _snake_case(type(self).__name__)
         self._given_name = name
@@ -131,7 +137,9 @@ class Layer:
     @property
     def scope_name(self) -> str:
         if self._scope is None:
-            raise ValueError(f"No name available for layer scope because the layer {self.name!r} has not been used yet.")
+            raise ValueError(
+                f"No name available for layer scope because the layer {self.name!r} has not been used yet."
+            )
         return self._scope.name
 
     @property
@@ -161,15 +169,29 @@ class Layer:
         return list(self._updates)
 
     # -- weights, losses, updates -------------------------------------------------------------
-    def add_weight(self, name: str, shape: Any, dtype: Any = None, initializer: Any = None,
-                   regularizer: Callable | None = None, trainable: bool = True,
-                   constraint: Callable | None = None) -> Variable:
+    def add_weight(
+        self,
+        name: str,
+        shape: Any,
+        dtype: Any = None,
+        initializer: Any = None,
+        regularizer: Callable | None = None,
+        trainable: bool = True,
+        constraint: Callable | None = None,
+    ) -> Variable:
         """Creates (or, under reuse, fetches) ``<scope>/<name>`` and records it on the layer."""
         dt = _dtypes.as_dtype(dtype) if dtype is not None else (self.dtype or _dtypes.float32)
         g = get_default_graph()
         before = len(g.get_collection(GraphKeys.REGULARIZATION_LOSSES))
-        var = get_variable(name, shape=shape, dtype=dt, initializer=_initializer(initializer),
-                           regularizer=regularizer, trainable=trainable and self.trainable, constraint=constraint)
+        var = get_variable(
+            name,
+            shape=shape,
+            dtype=dt,
+            initializer=_initializer(initializer),
+            regularizer=regularizer,
+            trainable=trainable and self.trainable,
+            constraint=constraint,
+        )
         self._losses.extend(g.get_collection(GraphKeys.REGULARIZATION_LOSSES)[before:])
         if trainable and self.trainable:
             self._trainable_weights.append(var)
@@ -267,11 +289,22 @@ class Layer:
 class Dense(Layer):
     """``outputs = activation(inputs @ kernel + bias)``; inputs of rank > 2 act on the last axis."""
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True, kernel_initializer: Any = None,
-                 bias_initializer: Any = None, kernel_regularizer: Callable | None = None,
-                 bias_regularizer: Callable | None = None, activity_regularizer: Callable | None = None,
-                 kernel_constraint: Callable | None = None, bias_constraint: Callable | None = None,
-                 trainable: bool = True, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = None,
+        bias_initializer: Any = None,
+        kernel_regularizer: Callable | None = None,
+        bias_regularizer: Callable | None = None,
+        activity_regularizer: Callable | None = None,
+        kernel_constraint: Callable | None = None,
+        bias_constraint: Callable | None = None,
+        trainable: bool = True,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"`units` must be a positive integer, got {units!r}.")
@@ -291,12 +324,20 @@ class Dense(Layer):
         last = input_shape[-1].value if hasattr(input_shape[-1], "value") else input_shape[-1]
         if last is None:
             raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
-        self.kernel = self.add_weight("kernel", [int(last), self.units], dt, self.kernel_initializer,
-                                      self.kernel_regularizer, True, self.kernel_constraint)
+        self.kernel = self.add_weight(
+            "kernel",
+            [int(last), self.units],
+            dt,
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            True,
+            self.kernel_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.units], dt, self.bias_initializer,
-                                        self.bias_regularizer, True, self.bias_constraint)
+            self.bias = self.add_weight(
+                "bias", [self.units], dt, self.bias_initializer, self.bias_regularizer, True, self.bias_constraint
+            )
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -319,17 +360,39 @@ class Dense(Layer):
         return outputs
 
 
-def dense(inputs: Any, units: int, activation: Any = None, use_bias: bool = True, kernel_initializer: Any = None,
-          bias_initializer: Any = None, kernel_regularizer: Callable | None = None,
-          bias_regularizer: Callable | None = None, activity_regularizer: Callable | None = None,
-          kernel_constraint: Callable | None = None, bias_constraint: Callable | None = None,
-          trainable: bool = True, name: str | None = None, reuse: Any = None) -> Tensor:
+def dense(
+    inputs: Any,
+    units: int,
+    activation: Any = None,
+    use_bias: bool = True,
+    kernel_initializer: Any = None,
+    bias_initializer: Any = None,
+    kernel_regularizer: Callable | None = None,
+    bias_regularizer: Callable | None = None,
+    activity_regularizer: Callable | None = None,
+    kernel_constraint: Callable | None = None,
+    bias_constraint: Callable | None = None,
+    trainable: bool = True,
+    name: str | None = None,
+    reuse: Any = None,
+) -> Tensor:
     """``tf.layers.dense``: a fully connected layer (variables ``<name>/kernel``, ``<name>/bias``)."""
-    layer = Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                  bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-                  bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                  kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, trainable=trainable,
-                  name=name, _scope=name, _reuse=reuse)
+    layer = Dense(
+        units,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _scope=name,
+        _reuse=reuse,
+    )
     return layer.apply(inputs)
 
 
@@ -339,13 +402,27 @@ def dense(inputs: Any, units: int, activation: Any = None, use_bias: bool = True
 class Conv2D(Layer):
     """2-D convolution (a cross-correlation, as in TF) plus bias and activation."""
 
-    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
-                 data_format: str = "channels_last", dilation_rate: Any = (1, 1), activation: Any = None,
-                 use_bias: bool = True, kernel_initializer: Any = None, bias_initializer: Any = None,
-                 kernel_regularizer: Callable | None = None, bias_regularizer: Callable | None = None,
-                 activity_regularizer: Callable | None = None, kernel_constraint: Callable | None = None,
-                 bias_constraint: Callable | None = None, trainable: bool = True, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = (1, 1),
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        dilation_rate: Any = (1, 1),
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = None,
+        bias_initializer: Any = None,
+        kernel_regularizer: Callable | None = None,
+        bias_regularizer: Callable | None = None,
+        activity_regularizer: Callable | None = None,
+        kernel_constraint: Callable | None = None,
+        bias_constraint: Callable | None = None,
+        trainable: bool = True,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"`filters` must be a positive integer, got {filters!r}.")
@@ -374,12 +451,14 @@ class Conv2D(Layer):
         if channels is None:
             raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
         shape = [*self.kernel_size, int(channels), self.filters]
-        self.kernel = self.add_weight("kernel", shape, dt, self.kernel_initializer, self.kernel_regularizer,
-                                      True, self.kernel_constraint)
+        self.kernel = self.add_weight(
+            "kernel", shape, dt, self.kernel_initializer, self.kernel_regularizer, True, self.kernel_constraint
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.filters], dt, self.bias_initializer,
-                                        self.bias_regularizer, True, self.bias_constraint)
+            self.bias = self.add_weight(
+                "bias", [self.filters], dt, self.bias_initializer, self.bias_regularizer, True, self.bias_constraint
+            )
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -390,8 +469,9 @@ class Conv2D(Layer):
             strides, dilations = [1, sh, sw, 1], [1, dh, dw, 1]
         else:
             strides, dilations = [1, 1, sh, sw], [1, 1, dh, dw]
-        outputs = nn_ops.conv2d(inputs, self.kernel, strides=strides, padding=self.padding.upper(),
-                                data_format=fmt, dilations=dilations)
+        outputs = conv_ops.conv2d(
+            inputs, self.kernel, strides=strides, padding=self.padding.upper(), data_format=fmt, dilations=dilations
+        )
         if self.bias is not None:
             outputs = nn_ops.bias_add(outputs, self.bias, data_format=fmt)
         if self.activation is not None:
@@ -399,20 +479,49 @@ class Conv2D(Layer):
         return outputs
 
 
-def conv2d(inputs: Any, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
-           data_format: str = "channels_last", dilation_rate: Any = (1, 1), activation: Any = None,
-           use_bias: bool = True, kernel_initializer: Any = None, bias_initializer: Any = None,
-           kernel_regularizer: Callable | None = None, bias_regularizer: Callable | None = None,
-           activity_regularizer: Callable | None = None, kernel_constraint: Callable | None = None,
-           bias_constraint: Callable | None = None, trainable: bool = True, name: str | None = None,
-           reuse: Any = None) -> Tensor:
+def conv2d(
+    inputs: Any,
+    filters: int,
+    kernel_size: Any,
+    strides: Any = (1, 1),
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    dilation_rate: Any = (1, 1),
+    activation: Any = None,
+    use_bias: bool = True,
+    kernel_initializer: Any = None,
+    bias_initializer: Any = None,
+    kernel_regularizer: Callable | None = None,
+    bias_regularizer: Callable | None = None,
+    activity_regularizer: Callable | None = None,
+    kernel_constraint: Callable | None = None,
+    bias_constraint: Callable | None = None,
+    trainable: bool = True,
+    name: str | None = None,
+    reuse: Any = None,
+) -> Tensor:
     """``tf.layers.conv2d``: kernel of shape ``kernel_size + (in_channels, filters)``."""
-    layer = Conv2D(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                   dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
-                   kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                   kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                   bias_constraint=bias_constraint, trainable=trainable, name=name, _scope=name, _reuse=reuse)
+    layer = Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _scope=name,
+        _reuse=reuse,
+    )
     return layer.apply(inputs)
 
 
@@ -422,8 +531,15 @@ def conv2d(inputs: Any, filters: int, kernel_size: Any, strides: Any = (1, 1), p
 class _Pooling2D(Layer):
     _pool: Callable
 
-    def __init__(self, pool_size: Any, strides: Any, padding: str = "valid", data_format: str = "channels_last",
-                 name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        pool_size: Any,
+        strides: Any,
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=name, **kwargs)
         self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
         self.strides = normalize_tuple(strides, 2, "strides")
@@ -444,27 +560,39 @@ class _Pooling2D(Layer):
 class MaxPooling2D(_Pooling2D):
     """Max over ``pool_size`` windows moved by ``strides``."""
 
-    _pool = staticmethod(nn_ops.max_pool)
+    _pool = staticmethod(conv_ops.max_pool)
 
 
 class AveragePooling2D(_Pooling2D):
     """Mean over ``pool_size`` windows (SAME padding averages only the in-bounds values, as in TF)."""
 
-    _pool = staticmethod(nn_ops.avg_pool)
+    _pool = staticmethod(conv_ops.avg_pool)
 
 
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
 
-def max_pooling2d(inputs: Any, pool_size: Any, strides: Any, padding: str = "valid",
-                  data_format: str = "channels_last", name: str | None = None) -> Tensor:
+def max_pooling2d(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    name: str | None = None,
+) -> Tensor:
     """``tf.layers.max_pooling2d``."""
     return MaxPooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name).apply(inputs)
 
 
-def average_pooling2d(inputs: Any, pool_size: Any, strides: Any, padding: str = "valid",
-                      data_format: str = "channels_last", name: str | None = None) -> Tensor:
+def average_pooling2d(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    name: str | None = None,
+) -> Tensor:
     """``tf.layers.average_pooling2d``."""
     return AveragePooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name).apply(inputs)
 
@@ -512,7 +640,9 @@ def _training_flag(training: Any) -> Any:
     if not isinstance(training, Tensor):
         return bool(training)
     if training.dtype is not _dtypes.bool:
-        raise TypeError(f"`training` must be a Python bool or a bool tensor, got {training.dtype.name} tensor {training.name}.")
+        raise TypeError(
+            f"`training` must be a Python bool or a bool tensor, got {training.dtype.name} tensor {training.name}."
+        )
     static = constant_value(training)
     return training if static is None else bool(static)
 
@@ -529,8 +659,14 @@ class Dropout(Layer):
     then the effective rate is ``rate * cast(training)``, so a False feed gives exactly the input.
     """
 
-    def __init__(self, rate: float = 0.5, noise_shape: Any = None, seed: int | None = None,
-                 name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rate: float = 0.5,
+        noise_shape: Any = None,
+        seed: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=name, **kwargs)
         _check_rate(rate)
         self.rate = rate
@@ -557,8 +693,9 @@ class Dropout(Layer):
             return nn_ops.dropout(inputs, noise_shape=self._noise_shape(inputs), seed=self.seed, rate=self.rate)
         with get_default_graph().name_scope("dropout"):
             x = inputs
-            rate = math_ops.multiply(convert_to_tensor(self.rate, dtype=x.dtype), math_ops.cast(flag, x.dtype),
-                                     name="rate")
+            rate = math_ops.multiply(
+                convert_to_tensor(self.rate, dtype=x.dtype), math_ops.cast(flag, x.dtype), name="rate"
+            )
             shape = self._noise_shape(x)
             if shape is None:
                 shape = array_ops.shape(x)
@@ -568,8 +705,14 @@ class Dropout(Layer):
             return math_ops.multiply(math_ops.multiply(x, scale), keep)
 
 
-def dropout(inputs: Any, rate: float = 0.5, noise_shape: Any = None, seed: int | None = None,
-            training: Any = False, name: str | None = None) -> Tensor:
+def dropout(
+    inputs: Any,
+    rate: float = 0.5,
+    noise_shape: Any = None,
+    seed: int | None = None,
+    training: Any = False,
+    name: str | None = None,
+) -> Tensor:
     """``tf.layers.dropout``: identity unless ``training`` (a bool or a bool tensor) is true."""
     return Dropout(rate, noise_shape=noise_shape, seed=seed, name=name).apply(inputs, training=training)
 
@@ -586,17 +729,36 @@ class BatchNormalization(Layer):
     the Bessel-corrected batch variance ``n / (n - 1) * var``; the general form uses ``var``.
     """
 
-    def __init__(self, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, beta_initializer: Any = None, gamma_initializer: Any = None,
-                 moving_mean_initializer: Any = None, moving_variance_initializer: Any = None,
-                 beta_regularizer: Callable | None = None, gamma_regularizer: Callable | None = None,
-                 beta_constraint: Callable | None = None, gamma_constraint: Callable | None = None,
-                 renorm: bool = False, renorm_clipping: Any = None, renorm_momentum: float = 0.99,
-                 fused: bool | None = None, trainable: bool = True, virtual_batch_size: int | None = None,
-                 adjustment: Callable | None = None, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        axis: Any = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = None,
+        gamma_initializer: Any = None,
+        moving_mean_initializer: Any = None,
+        moving_variance_initializer: Any = None,
+        beta_regularizer: Callable | None = None,
+        gamma_regularizer: Callable | None = None,
+        beta_constraint: Callable | None = None,
+        gamma_constraint: Callable | None = None,
+        renorm: bool = False,
+        renorm_clipping: Any = None,
+        renorm_momentum: float = 0.99,
+        fused: bool | None = None,
+        trainable: bool = True,
+        virtual_batch_size: int | None = None,
+        adjustment: Callable | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(trainable=trainable, name=name, **kwargs)
         if renorm or renorm_clipping is not None or virtual_batch_size is not None or adjustment is not None:
-            raise ValueError("flowgraph's batch_normalization supports neither renorm, virtual_batch_size nor adjustment.")
+            raise ValueError(
+                "flowgraph's batch_normalization supports neither renorm, virtual_batch_size nor adjustment."
+            )
         self.axis = list(axis) if isinstance(axis, list | tuple) else axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -604,10 +766,12 @@ class BatchNormalization(Layer):
         self.scale = scale
         self.beta_initializer = beta_initializer if beta_initializer is not None else init_ops.zeros_initializer()
         self.gamma_initializer = gamma_initializer if gamma_initializer is not None else init_ops.ones_initializer()
-        self.moving_mean_initializer = (moving_mean_initializer if moving_mean_initializer is not None
-                                        else init_ops.zeros_initializer())
-        self.moving_variance_initializer = (moving_variance_initializer if moving_variance_initializer is not None
-                                            else init_ops.ones_initializer())
+        self.moving_mean_initializer = (
+            moving_mean_initializer if moving_mean_initializer is not None else init_ops.zeros_initializer()
+        )
+        self.moving_variance_initializer = (
+            moving_variance_initializer if moving_variance_initializer is not None else init_ops.ones_initializer()
+        )
         self.beta_regularizer = beta_regularizer
         self.gamma_regularizer = gamma_regularizer
         self.beta_constraint = beta_constraint
@@ -636,18 +800,22 @@ class BatchNormalization(Layer):
         param_shape = [dims[a] for a in self._axes]
         if len(param_shape) == 1:
             param_shape = param_shape[0:1]
-        self._fused = (self.fused is not False and rank == 4 and self._axes in ([3], [1]))
+        self._fused = self.fused is not False and rank == 4 and self._axes in ([3], [1])
         self.gamma = self.beta = None
         if self.scale:
-            self.gamma = self.add_weight("gamma", param_shape, dt, self.gamma_initializer, self.gamma_regularizer,
-                                         True, self.gamma_constraint)
+            self.gamma = self.add_weight(
+                "gamma", param_shape, dt, self.gamma_initializer, self.gamma_regularizer, True, self.gamma_constraint
+            )
         if self.center:
-            self.beta = self.add_weight("beta", param_shape, dt, self.beta_initializer, self.beta_regularizer,
-                                        True, self.beta_constraint)
-        self.moving_mean = self.add_weight("moving_mean", param_shape, dt, self.moving_mean_initializer,
-                                           trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", param_shape, dt,
-                                               self.moving_variance_initializer, trainable=False)
+            self.beta = self.add_weight(
+                "beta", param_shape, dt, self.beta_initializer, self.beta_regularizer, True, self.beta_constraint
+            )
+        self.moving_mean = self.add_weight(
+            "moving_mean", param_shape, dt, self.moving_mean_initializer, trainable=False
+        )
+        self.moving_variance = self.add_weight(
+            "moving_variance", param_shape, dt, self.moving_variance_initializer, trainable=False
+        )
         self.built = True
 
     def _broadcast(self, t: Any) -> Any:
@@ -679,9 +847,38 @@ class BatchNormalization(Layer):
             delta = math_ops.multiply(math_ops.subtract(var.value(), value), decay)
             return var.assign_sub(delta)
 
+    def _fused_call(self, inputs: Tensor, training: bool) -> Tensor:
+        """One FusedBatchNormV3 op; its training variance output is already Bessel-corrected."""
+        dt = inputs.dtype
+        channels = self.moving_mean.shape.as_list()
+        gamma = self.gamma.value() if self.gamma is not None else convert_to_tensor(np.ones(channels, dt.np))
+        beta = self.beta.value() if self.beta is not None else convert_to_tensor(np.zeros(channels, dt.np))
+        fmt = "NHWC" if self._axes == [3] else "NCHW"
+        if not training:
+            y, _, _ = nn_ops.fused_batch_norm(
+                inputs,
+                gamma,
+                beta,
+                self.moving_mean.value(),
+                self.moving_variance.value(),
+                epsilon=self.epsilon,
+                data_format=fmt,
+                is_training=False,
+            )
+            return y
+        y, mean, var = nn_ops.fused_batch_norm(
+            inputs, gamma, beta, epsilon=self.epsilon, data_format=fmt, is_training=True
+        )
+        decay = convert_to_tensor(1.0 - self.momentum, dtype=dt)
+        self.add_update(self._moving_update(self.moving_mean, mean, decay))
+        self.add_update(self._moving_update(self.moving_variance, var, decay))
+        return y
+
     def call(self, inputs: Tensor, training: Any = False) -> Tensor:
         dt = inputs.dtype
         flag = _training_flag(training)
+        if self._fused and isinstance(flag, bool):
+            return self._fused_call(inputs, flag)
         moving_mean = self._broadcast(self.moving_mean.value())
         moving_var = self._broadcast(self.moving_variance.value())
         gamma = self._broadcast(self.gamma.value()) if self.gamma is not None else None
@@ -689,18 +886,19 @@ class BatchNormalization(Layer):
         if flag is False:
             return nn_ops.batch_normalization(inputs, moving_mean, moving_var, beta, gamma, self.epsilon)
 
+        # Batch statistics; with a bool tensor flag, on * batch + (1 - on) * moving picks one exactly.
         reduce_axes = [a for a in range(self._rank) if a not in self._axes]
         keep = self._axes != [self._rank - 1]
         batch_mean, batch_var = nn_ops.moments(inputs, reduce_axes, keep_dims=keep)
-        if flag is not True:
+        if flag is True:
+            mean, var = batch_mean, batch_var
+            decay = convert_to_tensor(1.0 - self.momentum, dtype=dt)
+        else:
             on = math_ops.cast(flag, dt)
             off = math_ops.subtract(convert_to_tensor(1.0, dtype=dt), on)
             mean = math_ops.add(math_ops.multiply(on, batch_mean), math_ops.multiply(off, moving_mean))
             var = math_ops.add(math_ops.multiply(on, batch_var), math_ops.multiply(off, moving_var))
             decay = math_ops.multiply(convert_to_tensor(1.0 - self.momentum, dtype=dt), on)
-        else:
-            mean, var = batch_mean, batch_var
-            decay = convert_to_tensor(1.0 - self.momentum, dtype=dt)
         outputs = nn_ops.batch_normalization(inputs, mean, var, beta, gamma, self.epsilon)
 
         flat_shape = self.moving_mean.shape.as_list()
@@ -716,25 +914,58 @@ class BatchNormalization(Layer):
 BatchNorm = BatchNormalization
 
 
-def batch_normalization(inputs: Any, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3,
-                        center: bool = True, scale: bool = True, beta_initializer: Any = None,
-                        gamma_initializer: Any = None, moving_mean_initializer: Any = None,
-                        moving_variance_initializer: Any = None, beta_regularizer: Callable | None = None,
-                        gamma_regularizer: Callable | None = None, beta_constraint: Callable | None = None,
-                        gamma_constraint: Callable | None = None, training: Any = False, trainable: bool = True,
-                        name: str | None = None, reuse: Any = None, renorm: bool = False,
-                        renorm_clipping: Any = None, renorm_momentum: float = 0.99, fused: bool | None = None,
-                        virtual_batch_size: int | None = None, adjustment: Callable | None = None) -> Tensor:
+def batch_normalization(
+    inputs: Any,
+    axis: Any = -1,
+    momentum: float = 0.99,
+    epsilon: float = 1e-3,
+    center: bool = True,
+    scale: bool = True,
+    beta_initializer: Any = None,
+    gamma_initializer: Any = None,
+    moving_mean_initializer: Any = None,
+    moving_variance_initializer: Any = None,
+    beta_regularizer: Callable | None = None,
+    gamma_regularizer: Callable | None = None,
+    beta_constraint: Callable | None = None,
+    gamma_constraint: Callable | None = None,
+    training: Any = False,
+    trainable: bool = True,
+    name: str | None = None,
+    reuse: Any = None,
+    renorm: bool = False,
+    renorm_clipping: Any = None,
+    renorm_momentum: float = 0.99,
+    fused: bool | None = None,
+    virtual_batch_size: int | None = None,
+    adjustment: Callable | None = None,
+) -> Tensor:
     """``tf.layers.batch_normalization``; moving-average updates land in ``UPDATE_OPS``."""
-    layer = BatchNormalization(axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,
-                               beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
-                               moving_mean_initializer=moving_mean_initializer,
-                               moving_variance_initializer=moving_variance_initializer,
-                               beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                               beta_constraint=beta_constraint, gamma_constraint=gamma_constraint, renorm=renorm,
-                               renorm_clipping=renorm_clipping, renorm_momentum=renorm_momentum, fused=fused,
-                               trainable=trainable, virtual_batch_size=virtual_batch_size, adjustment=adjustment,
-                               name=name, _scope=name, _reuse=reuse)
+    layer = BatchNormalization(
+        axis=axis,
+        momentum=momentum,
+        epsilon=epsilon,
+        center=center,
+        scale=scale,
+        beta_initializer=beta_initializer,
+        gamma_initializer=gamma_initializer,
+        moving_mean_initializer=moving_mean_initializer,
+        moving_variance_initializer=moving_variance_initializer,
+        beta_regularizer=beta_regularizer,
+        gamma_regularizer=gamma_regularizer,
+        beta_constraint=beta_constraint,
+        gamma_constraint=gamma_constraint,
+        renorm=renorm,
+        renorm_clipping=renorm_clipping,
+        renorm_momentum=renorm_momentum,
+        fused=fused,
+        trainable=trainable,
+        virtual_batch_size=virtual_batch_size,
+        adjustment=adjustment,
+        name=name,
+        _scope=name,
+        _reuse=reuse,
+    )
     return layer.apply(inputs, training=training)
 
 

@@ -93,8 +93,13 @@ def _safe_div(numerator: Tensor, denominator: Tensor, name: str) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 # Means
 # ---------------------------------------------------------------------------------------------
-def mean(values: Any, weights: Any = None, metrics_collections: Any = None, updates_collections: Any = None,
-         name: str | None = None) -> tuple[Tensor, Tensor]:
+def mean(
+    values: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.mean``: the (weighted) mean of every value seen, as float32."""
     with variable_scope(name, "mean"):
         values = math_ops.cast(convert_to_tensor(values), _dtypes.float32)
@@ -117,8 +122,14 @@ def mean(values: Any, weights: Any = None, metrics_collections: Any = None, upda
     return value, update_op
 
 
-def accuracy(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-             updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+def accuracy(
+    labels: Any,
+    predictions: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.accuracy``: how often ``predictions`` equals ``labels`` (weighted)."""
     predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
     _check_compatible(predictions, labels)
@@ -128,8 +139,14 @@ def accuracy(labels: Any, predictions: Any, weights: Any = None, metrics_collect
     return mean(is_correct, weights, metrics_collections, updates_collections, name or "accuracy")
 
 
-def mean_absolute_error(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-                        updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+def mean_absolute_error(
+    labels: Any,
+    predictions: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.mean_absolute_error``: running mean of ``|predictions - labels|``."""
     predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
     _check_compatible(predictions, labels)
@@ -137,8 +154,14 @@ def mean_absolute_error(labels: Any, predictions: Any, weights: Any = None, metr
     return mean(errors, weights, metrics_collections, updates_collections, name or "mean_absolute_error")
 
 
-def mean_squared_error(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-                       updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+def mean_squared_error(
+    labels: Any,
+    predictions: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.mean_squared_error``: running mean of ``(predictions - labels)**2``."""
     predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
     _check_compatible(predictions, labels)
@@ -146,8 +169,14 @@ def mean_squared_error(labels: Any, predictions: Any, weights: Any = None, metri
     return mean(errors, weights, metrics_collections, updates_collections, name or "mean_squared_error")
 
 
-def root_mean_squared_error(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-                            updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+def root_mean_squared_error(
+    labels: Any,
+    predictions: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.root_mean_squared_error``: the square root of the running mean squared error."""
     mse, update_mse = mean_squared_error(labels, predictions, weights, None, None, name or "root_mean_squared_error")
     rmse = math_ops.sqrt(mse)
@@ -160,8 +189,9 @@ def root_mean_squared_error(labels: Any, predictions: Any, weights: Any = None, 
 # ---------------------------------------------------------------------------------------------
 # Confusion counts, precision, recall
 # ---------------------------------------------------------------------------------------------
-def _count_condition(values: Tensor, weights: Any, metrics_collections: Any,
-                     updates_collections: Any) -> tuple[Tensor, Tensor]:
+def _count_condition(
+    values: Tensor, weights: Any, metrics_collections: Any, updates_collections: Any
+) -> tuple[Tensor, Tensor]:
     """Running (weighted) count of the true entries of the bool tensor ``values``."""
     count = metric_variable([], _dtypes.float32, name="count")
     values = math_ops.cast(values, _dtypes.float32)
@@ -180,11 +210,18 @@ def _as_bool(t: Any) -> Tensor:
 
 
 def _confusion_count(kind: str, want_label: bool, want_prediction: bool):
-    def metric(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-               updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    def metric(
+        labels: Any,
+        predictions: Any,
+        weights: Any = None,
+        metrics_collections: Any = None,
+        updates_collections: Any = None,
+        name: str | None = None,
+    ) -> tuple[Tensor, Tensor]:
         with variable_scope(name, kind):
-            predictions, labels, weights = _remove_squeezable_dimensions(_as_bool(predictions), _as_bool(labels),
-                                                                         weights)
+            predictions, labels, weights = _remove_squeezable_dimensions(
+                _as_bool(predictions), _as_bool(labels), weights
+            )
             _check_compatible(predictions, labels)
             lab = labels if want_label else math_ops.logical_not(labels)
             pred = predictions if want_prediction else math_ops.logical_not(predictions)
@@ -202,8 +239,16 @@ false_negatives = _confusion_count("false_negatives", True, False)
 true_negatives = _confusion_count("true_negatives", False, False)
 
 
-def _ratio(kind: str, other, labels: Any, predictions: Any, weights: Any, metrics_collections: Any,
-           updates_collections: Any, name: str | None) -> tuple[Tensor, Tensor]:
+def _ratio(
+    kind: str,
+    other,
+    labels: Any,
+    predictions: Any,
+    weights: Any,
+    metrics_collections: Any,
+    updates_collections: Any,
+    name: str | None,
+) -> tuple[Tensor, Tensor]:
     """``tp / (tp + other)``, 0 while the denominator is 0 (precision: other = fp; recall: fn)."""
     with variable_scope(name, kind):
         predictions, labels, weights = _remove_squeezable_dimensions(_as_bool(predictions), _as_bool(labels), weights)
@@ -220,18 +265,32 @@ def _ratio(kind: str, other, labels: Any, predictions: Any, weights: Any, metric
     return value, update_op
 
 
-def precision(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-              updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+def precision(
+    labels: Any,
+    predictions: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.precision``: ``tp / (tp + fp)`` over bool-cast labels and predictions."""
-    return _ratio("precision", false_positives, labels, predictions, weights, metrics_collections,
-                  updates_collections, name)
+    return _ratio(
+        "precision", false_positives, labels, predictions, weights, metrics_collections, updates_collections, name
+    )
 
 
-def recall(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
-           updates_collections: Any = None, name: str | None = None) -> tuple[Tensor, Tensor]:
+def recall(
+    labels: Any,
+    predictions: Any,
+    weights: Any = None,
+    metrics_collections: Any = None,
+    updates_collections: Any = None,
+    name: str | None = None,
+) -> tuple[Tensor, Tensor]:
     """``tf.metrics.recall``: ``tp / (tp + fn)`` over bool-cast labels and predictions."""
-    return _ratio("recall", false_negatives, labels, predictions, weights, metrics_collections,
-                  updates_collections, name)
+    return _ratio(
+        "recall", false_negatives, labels, predictions, weights, metrics_collections, updates_collections, name
+    )
 
 
 __all__ = [

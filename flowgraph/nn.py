@@ -1,5 +1,17 @@
 """``tf.nn``: the public neural-network namespace (re-exports; the ops live in ``flowgraph/ops``)."""
 
+from flowgraph.ops.conv import (
+    avg_pool,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv2d_backprop_filter,
+    conv2d_backprop_input,
+    conv2d_transpose,
+    max_pool,
+    max_pool2d,
+)
+from flowgraph.ops.math import sigmoid, tanh
 from flowgraph.ops.nn import (
     batch_normalization,
     bias_add,
@@ -27,8 +39,15 @@ from flowgraph.ops.nn import (
 )
 
 __all__ = [
+    "avg_pool",
+    "avg_pool2d",
     "batch_normalization",
     "bias_add",
+    "conv1d",
+    "conv2d",
+    "conv2d_backprop_filter",
+    "conv2d_backprop_input",
+    "conv2d_transpose",
     "dropout",
     "elu",
     "fused_batch_norm",
@@ -37,10 +56,13 @@ __all__ = [
     "l2_normalize",
     "leaky_relu",
     "log_softmax",
+    "max_pool",
+    "max_pool2d",
     "moments",
     "relu",
     "relu6",
     "selu",
+    "sigmoid",
     "sigmoid_cross_entropy_with_logits",
     "softmax",
     "softmax_cross_entropy_with_logits",
@@ -48,6 +70,7 @@ __all__ = [
     "softplus",
     "softsign",
     "sparse_softmax_cross_entropy_with_logits",
+    "tanh",
     "weighted_cross_entropy_with_logits",
     "xw_plus_b",
 ]

@@ -62,20 +62,21 @@ def register_op(cls: type[OpDef]) -> type[OpDef]:
     name = cls.type or cls.__name__
     cls.type = name
     if name in _OPS:
-        prev = inspect.getsourcefile(type(_OPS[name]))
+        prev = inspect.getsourcefile(type(_OPS[name]))  # only on this error path
         raise KeyError(f"Op type '{name}' is registered twice (first in {prev}).")
     _OPS[name] = cls()
     if "gradient" in cls.__dict__ and name not in _GRADIENTS:
         _GRADIENTS[name] = _OPS[name].gradient
-        _GRADIENT_SITES[name] = _site(cls)
+        _GRADIENT_SITES[name] = _site(cls.__dict__["gradient"])
     return cls
 
 
-def _site(obj: Any) -> str:
-    try:
-        return f"{inspect.getsourcefile(obj)}:{inspect.getsourcelines(obj)[1]}"
-    except (TypeError, OSError):
+def _site(fn: Any) -> str:
+    """file:line of a function, from its code object (cheap: no source parsing at import)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
         return "<unknown>"
+    return f"{code.co_filename}:{code.co_firstlineno}"
 
 
 def get_op_def(type_name: str) -> OpDef:

@@ -26,8 +26,8 @@ Regularizer = Callable[[Any], "Tensor | None"]
 
 def _check_scale(scale: Any, what: str) -> bool:
     """Validates a contrib-style scale; returns False when it disables the regularizer."""
-    if isinstance(scale, bool) or isinstance(scale, numbers.Integral):
-        raise ValueError(f"scale cannot be an integer: {scale}")
+    if isinstance(scale, numbers.Integral):  # TF1 raises ValueError here, not TypeError
+        raise ValueError(f"scale cannot be an integer: {scale}")  # noqa: TRY004
     if not isinstance(scale, numbers.Real):
         raise TypeError(f"{what}: scale must be a float, got {scale!r} of type {type(scale).__name__}.")
     if scale < 0.0:
@@ -111,7 +111,7 @@ def apply_regularization(regularizer: Regularizer, weights_list: list | None = N
 class L1L2:
     """``tf.keras.regularizers.L1L2``: ``l1 * sum|w| + l2 * sum(w**2)`` (no halving, unlike contrib)."""
 
-    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:  # noqa: E741 - Keras's names
+    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         self.l1 = float(l1)
         self.l2 = float(l2)
         if self.l1 < 0 or self.l2 < 0:
@@ -132,17 +132,17 @@ class L1L2:
         return {"l1": self.l1, "l2": self.l2}
 
 
-def l1(l: float = 0.01) -> L1L2:  # noqa: E741 - Keras's argument name
+def l1(l: float = 0.01) -> L1L2:
     """``tf.keras.regularizers.l1``: ``l * sum(|w|)``."""
     return L1L2(l1=l)
 
 
-def l2(l: float = 0.01) -> L1L2:  # noqa: E741 - Keras's argument name
+def l2(l: float = 0.01) -> L1L2:
     """``tf.keras.regularizers.l2``: ``l * sum(w**2)``."""
     return L1L2(l2=l)
 
 
-def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:  # noqa: E741
+def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
     """``tf.keras.regularizers.l1_l2``."""
     return L1L2(l1=l1, l2=l2)
 

@@ -242,6 +242,8 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
 
 
 class _CompiledPlan:
+    """A plan with its generated serial function and feed converters, shared by equal signatures."""
+
     __slots__ = ("plan", "fn", "line_step", "feed_checks")
 
     def __init__(self, plan: Plan, fn: Callable, line_step: list[int], feed_checks: tuple) -> None:
@@ -249,6 +251,37 @@ class _CompiledPlan:
         self.fn = fn
         self.line_step = line_step
         self.feed_checks = feed_checks
+
+
+class _Signature:
+    """What one ``run`` call shape (fetch objects, feed keys as given) resolves to, cached per session.
+
+    Keyed by the caller's own objects, so a repeated call skips fetch mapping and feed-name look-ups.
+    """
+
+    __slots__ = ("compiled", "plan", "fn", "checks", "rebuild", "single", "version")
+
+    def __init__(self, compiled: _CompiledPlan, rebuild: Callable | None, version: int) -> None:
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.fn = compiled.fn
+        self.checks = compiled.feed_checks
+        self.rebuild = rebuild  # None: a single fetched element, returned as is
+        self.single = rebuild is None
+        self.version = version
+
+
+def _fetch_key(fetches: Any) -> Any:
+    """A hashable key for the common fetch shapes (one element, a flat list/tuple of them), else None."""
+    t = type(fetches)
+    if t is Tensor or t is Operation or t is str:
+        return fetches
+    if t is list or t is tuple:
+        for f in fetches:
+            if type(f) is not Tensor and type(f) is not Operation:
+                return None
+        return (t, *fetches)
+    return None
 
 
 class BaseSession:
@@ -274,8 +307,10 @@ class BaseSession:
             except ImportError:
                 pass
         self._rt = _Runtime(default_backend(), self)
-        self._plans: dict = {}
-        self._fetch_cache: dict = {}
+        self._plans: dict = {}  # (targets, feed tensors, graph version) -> _CompiledPlan
+        self._signatures: dict = {}  # the caller's (fetches, feed keys) -> _Signature
+        #: How many execution plans this session has built (a cached signature builds none).
+        self.plans_built = 0
         self._lock = threading.RLock()
         self._pool: WorkerPool | None = None
         self._closed = False
@@ -305,6 +340,7 @@ class BaseSession:
                 self._pool = None
             self._rt.variables.clear()
             self._plans.clear()
+            self._signatures.clear()
 
     def __del__(self) -> None:
         try:
@@ -348,67 +384,87 @@ class BaseSession:
     def run(self, fetches: Any, feed_dict: dict | None = None, options: RunOptions | None = None,
             run_metadata: RunMetadata | None = None) -> Any:
         """Computes ``fetches`` (any nesting of Tensors, Operations, names) given ``feed_dict``."""
+        # The hot path: one dict look-up for the call's signature, the feed conversions, the plan.
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
         graph = self._graph
-        # Fetch structure: cached for the common shapes (one element, flat list/tuple of elements).
-        if isinstance(fetches, Tensor | Operation):
-            fkey = fetches
-        elif type(fetches) in (list, tuple) and all(isinstance(f, Tensor | Operation) for f in fetches):
-            fkey = (type(fetches), tuple(fetches))
+        fkey = _fetch_key(fetches)
+        sig = None
+        if fkey is not None:
+            sig = (fkey, *feed_dict) if feed_dict else fkey
+            entry = self._signatures.get(sig)
+            if entry is None or entry.version != graph._version:
+                entry = self._prepare(fetches, feed_dict, sig)
         else:
-            fkey = None
-        mapped = self._fetch_cache.get(fkey) if fkey is not None else None
-        if mapped is None:
-            mapped = map_fetches(graph, fetches)
-            if fkey is not None:
-                self._fetch_cache[fkey] = mapped
-        targets, rebuild = mapped
-
+            entry = self._prepare(fetches, feed_dict, None)
         if feed_dict:
-            feed_tensors, feed_values = self._resolve_feeds(feed_dict)
+            args = [chk(v) for chk, v in zip(entry.checks, feed_dict.values())]
         else:
-            feed_tensors, feed_values = (), ()
-        key = (fkey if fkey is not None else tuple(targets), feed_tensors, graph._version)
+            args = ()
+        plan = entry.plan
+        if plan.parallel or plan.calibrate or options is not None or run_metadata is not None:
+            results = self._run_general(entry, args, options, run_metadata)
+        else:
+            try:
+                results = entry.fn(*args)
+            except Exception as e:  # a kernel failed inside the generated serial function
+                raise self._serial_error(entry.compiled, e) from e
+        graph._runs += 1
+        if self._rt.host_copy:
+            to_host = self._rt.to_host
+            results = [to_host(v) for v in results]
+        if entry.single:
+            r = results[0]
+            return r[()] if type(r) is np.ndarray and r.ndim == 0 else r
+        return entry.rebuild([_host_value(v) for v in results])
+
+    def _prepare(self, fetches: Any, feed_dict: dict | None, sig: Any) -> _Signature:
+        """Resolves a call's fetches and feed keys into a compiled plan (once per signature)."""
+        graph = self._graph
+        targets, rebuild = map_fetches(graph, fetches)
+        single = type(fetches) in (Tensor, Operation, str) or hasattr(fetches, "_as_graph_element")
+        feed_tensors = self._resolve_feeds(feed_dict) if feed_dict else ()
+        version = graph._version
+        key = (tuple(targets), feed_tensors, version)
         compiled = self._plans.get(key)
         if compiled is None:
             compiled = self._compile(targets, feed_tensors, key)
-        if feed_values:
-            feed_values = tuple(chk(v) for chk, v in zip(compiled.feed_checks, feed_values))
+        entry = _Signature(compiled, None if single else rebuild, version)
+        if sig is not None:
+            self._signatures[sig] = entry
+        return entry
 
+    def _run_general(self, entry: _Signature, args: list | tuple, options: RunOptions | None,
+                     run_metadata: RunMetadata | None) -> tuple:
+        """Parallel, calibrating or traced runs (everything but the plain serial call)."""
         trace = None
         if options is not None and getattr(options, "trace_level", 0) and run_metadata is not None:
             trace = []
         t_start = time.time()
-        plan = compiled.plan
+        plan = entry.plan
         try:
             if plan.parallel:
-                results = run_parallel(plan, feed_values, self._get_pool(), trace)
+                results = run_parallel(plan, tuple(args), self._get_pool(), trace)
             elif plan.calibrate:
-                results = self._calibrating_run(plan, feed_values, trace)
+                results = self._calibrating_run(plan, tuple(args), trace)
             elif trace is not None:
-                results = run_loop(plan, feed_values, trace)
+                results = run_loop(plan, tuple(args), trace)
             else:
-                results = compiled.fn(*feed_values)
+                results = entry.fn(*args)
         except StepFailure as f:
             raise self._op_error(f.step.op, f.inputs, f.cause) from f.cause
         except errors.OpError:
             raise
-        except Exception as e:  # a kernel failed inside the generated serial function
-            raise self._serial_error(compiled, e) from e
-        graph._runs += 1
+        except Exception as e:
+            raise self._serial_error(entry.compiled, e) from e
         if trace is not None:
             self._record_trace(run_metadata, trace, t_start)
-        if self._rt.host_copy:
-            to_host = self._rt.to_host
-            results = [to_host(v) for v in results]
-        return rebuild([_host_value(v) for v in results])
+        return results
 
-    def _resolve_feeds(self, feed_dict: dict) -> tuple[tuple, tuple]:
+    def _resolve_feeds(self, feed_dict: dict) -> tuple:
         graph = self._graph
         tensors = []
-        values = []
-        for k, v in feed_dict.items():
+        for k in feed_dict:
             if isinstance(k, Tensor):
                 t = k
                 if t._op._graph is not graph:
@@ -418,14 +474,8 @@ class BaseSession:
                     t = graph.as_graph_element(k, allow_operation=False)
                 except (KeyError, ValueError, TypeError) as e:
                     raise TypeError(f"Cannot interpret feed_dict key {k!r} as a Tensor: {e}") from None
-            if isinstance(v, Tensor):
-                raise TypeError(
-                    f"The value of a feed cannot be a tf.Tensor object ({v.name} fed for {t.name}). Acceptable feed "
-                    "values include Python scalars, strings, lists, numpy ndarrays, or TensorHandles."
-                )
             tensors.append(t)
-            values.append(v)
-        return tuple(tensors), tuple(values)
+        return tuple(tensors)
 
     def _compile(self, targets: list, feed_tensors: tuple, key: tuple) -> _CompiledPlan:
         with self._lock:
@@ -439,6 +489,7 @@ class BaseSession:
             fn, line_step = compile_serial(plan)
             compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))
             self._plans[key] = compiled
+            self.plans_built += 1
             return compiled
 
     def _calibrating_run(self, plan: Plan, feed_values: tuple, trace: list | None) -> tuple:
@@ -530,23 +581,51 @@ def _data_inputs(op: Operation) -> list[Tensor]:
 
 
 def _feed_checker(t: Tensor) -> Callable:
-    """Converts a fed value to the tensor's dtype and checks it against the static shape."""
-    npdt = t.dtype.np
+    """Converts a fed value to the tensor's dtype and checks it against the static shape.
+
+    A Python number fed for a scalar (or unknown-shape) tensor becomes a NumPy scalar directly,
+    the cheapest value for scalar kernels; everything else goes through ``np.asarray``.
+    """
+    dt = t.dtype
+    npdt = dt.np
+    to_scalar = npdt.type
     dims = t._dims
     name = t.name
     where = t.op.location
-    convert = as_bytes_array if t.dtype is dtypes.string else functools.partial(np.asarray, dtype=npdt)
+    if dims is not None and dims != ():
+        fast_types: tuple = ()
+    elif dt.is_floating:
+        fast_types = (float, int)
+    elif dt.is_integer:
+        fast_types = (int,)
+    elif dt.is_bool:
+        fast_types = (bool,)
+    else:
+        fast_types = ()
+    convert = as_bytes_array if dt is dtypes.string else functools.partial(np.asarray, dtype=npdt)
+    exact_arrays = dt is not dtypes.string
+
+    def slow(v: Any) -> Any:
+        if isinstance(v, Tensor):
+            raise TypeError(
+                f"The value of a feed cannot be a tf.Tensor object ({v.name} fed for {name}). Acceptable feed "
+                "values include Python scalars, strings, lists, numpy ndarrays, or TensorHandles."
+            )
+        try:
+            return convert(v)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise TypeError(
+                f"Cannot feed value {_short(v)} for Tensor '{name}' of dtype {dt.name} (created at {where}): {e}"
+            ) from None
 
     def check(v: Any) -> Any:
-        if type(v) is np.ndarray and v.dtype == npdt and npdt != object:
-            arr = v
-        else:
+        tv = type(v)
+        if tv in fast_types:
             try:
-                arr = convert(v)
-            except (TypeError, ValueError) as e:
-                raise TypeError(
-                    f"Cannot feed value {_short(v)} for Tensor '{name}' of dtype {t.dtype.name} (created at {where}): {e}"
-                ) from None
+                return to_scalar(v)
+            except OverflowError:
+                pass
+        arr = v if tv is np.ndarray and v.dtype == npdt and exact_arrays else slow(v)
         if dims is not None:
             shp = arr.shape
             if len(shp) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shp)):

@@ -259,10 +259,10 @@ def broadcast_dims(a: tuple | None, b: tuple | None) -> tuple | None:
     if a is None or b is None:
         return None
     n = max(len(a), len(b))
-    a = (1,) * (n - len(a)) + a
-    b = (1,) * (n - len(b)) + b
+    pa = (1,) * (n - len(a)) + a
+    pb = (1,) * (n - len(b)) + b
     out = []
-    for x, y in zip(a, b):
+    for x, y in zip(pa, pb):
         if x == 1:
             out.append(y)
         elif y == 1:
@@ -272,7 +272,9 @@ def broadcast_dims(a: tuple | None, b: tuple | None) -> tuple | None:
         elif y is None or x == y:
             out.append(x)
         else:
-            raise ValueError(f"Incompatible shapes for broadcasting: {_tup(a)} and {_tup(b)}")
+            raise ValueError(
+                f"Dimensions must be equal, but are {x} and {y}: shapes {_tup(a)} and {_tup(b)} do not broadcast"
+            )
     return tuple(out)
 
 

@@ -53,7 +53,12 @@ def test_accuracy_variables_and_collections():
     assert value.op.name == "accuracy/value" and update.op.name == "accuracy/update_op"
     metrics.accuracy(tf.constant([1]), tf.constant([1]), name="acc")
     metrics.accuracy(tf.constant([1]), tf.constant([1]), name="acc")
-    assert [v.name for v in tf.local_variables()[2:]] == ["acc/total:0", "acc/count:0", "acc_1/total:0", "acc_1/count:0"]
+    assert [v.name for v in tf.local_variables()[2:]] == [
+        "acc/total:0",
+        "acc/count:0",
+        "acc_1/total:0",
+        "acc_1/count:0",
+    ]
 
 
 def test_weighted_accuracy_and_squeezable_labels():
@@ -62,7 +67,7 @@ def test_weighted_accuracy_and_squeezable_labels():
     weights = tf.placeholder(tf.float32, [None])
     value, update = metrics.accuracy(labels, preds, weights=weights)
     data = list(batches(seed=1))
-    ups, final = stream(value, update, [{labels: lab[:, None], preds: pr, weights: w} for lab, pr, w in data])
+    _, final = stream(value, update, [{labels: lab[:, None], preds: pr, weights: w} for lab, pr, w in data])
     lab = np.concatenate([d[0] for d in data])
     pr = np.concatenate([d[1] for d in data])
     w = np.concatenate([d[2] for d in data])
@@ -74,7 +79,12 @@ def test_mean_with_and_without_weights():
     weights = tf.placeholder(tf.float32, [None, 1])
     plain, plain_up = metrics.mean(values)
     weighted, weighted_up = metrics.mean(values, weights=weights)
-    assert [v.name for v in tf.local_variables()] == ["mean/total:0", "mean/count:0", "mean_1/total:0", "mean_1/count:0"]
+    assert [v.name for v in tf.local_variables()] == [
+        "mean/total:0",
+        "mean/count:0",
+        "mean_1/total:0",
+        "mean_1/count:0",
+    ]
     rng = np.random.default_rng(2)
     vs = [rng.standard_normal((n, 2)) for n in (3, 5, 4)]
     ws = [rng.uniform(0, 1, (n, 1)).astype(np.float32) for n in (3, 5, 4)]
@@ -116,17 +126,23 @@ def test_precision_and_recall_stream():
     p, p_up = metrics.precision(labels, preds)
     r, r_up = metrics.recall(labels, preds, weights=weights)
     assert [v.name for v in tf.local_variables()] == [
-        "precision/true_positives/count:0", "precision/false_positives/count:0",
-        "recall/true_positives/count:0", "recall/false_negatives/count:0"]
+        "precision/true_positives/count:0",
+        "precision/false_positives/count:0",
+        "recall/true_positives/count:0",
+        "recall/false_negatives/count:0",
+    ]
     rng = np.random.default_rng(4)
-    data = [(rng.integers(0, 2, n), (rng.uniform(size=n) < 0.5) * rng.uniform(0.1, 1, n), rng.uniform(0, 1, n))
-            for n in (10, 7, 12)]
+    data = [
+        (rng.integers(0, 2, n), (rng.uniform(size=n) < 0.5) * rng.uniform(0.1, 1, n), rng.uniform(0, 1, n))
+        for n in (10, 7, 12)
+    ]
     with tf.Session() as sess:
         sess.run(tf.local_variables_initializer())
         assert sess.run([p, r]) == [0.0, 0.0]
         for lab, pr, w in data:
-            got_p_up, got_r_up = sess.run([p_up, r_up], {labels: lab, preds: pr.astype(np.float32),
-                                                         weights: w.astype(np.float32)})
+            got_p_up, got_r_up = sess.run(
+                [p_up, r_up], {labels: lab, preds: pr.astype(np.float32), weights: w.astype(np.float32)}
+            )
         got_p, got_r = sess.run([p, r])
     lab = np.concatenate([d[0] for d in data]).astype(bool)
     pr = np.concatenate([d[1] for d in data]) != 0

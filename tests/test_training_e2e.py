@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import flowgraph as tf
 from flowgraph import layers, losses
@@ -18,11 +19,22 @@ from flowgraph.datasets.batching import BatchIterator, normalize
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """CI runs two pytest workers on two cores: a second BLAS thread per worker only spins."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="module")
 def data():
     (x_train, y_train), (x_test, y_test) = mnist.load_data(download=False)
-    return (normalize(x_train[:5000])[..., None], y_train[:5000].astype(np.int64),
-            normalize(x_test[:1000])[..., None], y_test[:1000].astype(np.int64))
+    return (
+        normalize(x_train[:5000])[..., None],
+        y_train[:5000].astype(np.int64),
+        normalize(x_test[:1000])[..., None],
+        y_test[:1000].astype(np.int64),
+    )
 
 
 def build(model, lr):

@@ -2,6 +2,7 @@
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,6 +40,10 @@ def _mlp():
     return g, x, loss, train
 
 
+def _read(path) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
 def _titles(svg: str) -> set[str]:
     return {t.replace("&#45;", "-").replace("&gt;", ">") for t in re.findall(r"<title>(.*?)</title>", svg)}
 
@@ -47,7 +52,7 @@ def _titles(svg: str) -> set[str]:
 def test_scopes_render_as_nested_labelled_clusters(tmp_path):
     g, _, _, _ = _mlp()
     path = viz.render(g, tmp_path / "g.svg")
-    svg = open(path, encoding="utf-8").read()
+    svg = _read(path)
     titles = _titles(svg)
     assert {"cluster_fc1", "cluster_fc2", "cluster_loss", "cluster_gradients", "cluster_SGD"} <= titles
     # Gradient scopes nest inside gradients/.
@@ -59,14 +64,14 @@ def test_scopes_render_as_nested_labelled_clusters(tmp_path):
 @needs_dot
 def test_edges_carry_dtype_and_static_shape(tmp_path):
     g, _, _, _ = _mlp()
-    svg = open(viz.render(g, tmp_path / "g.svg"), encoding="utf-8").read()
+    svg = _read(viz.render(g, tmp_path / "g.svg"))
     assert "float32 (?, 784)" in svg  # x -> fc1/MatMul
     assert "float32 (784, 32)" in svg  # the weights
     assert "float32 ()" in svg  # the scalar loss
 
 
 def test_kinds_and_palette():
-    g, x, loss, _ = _mlp()
+    g, _, _, _ = _mlp()
     view = viz.build_view(g, fold_constants=False, merge_variables=False)
     kinds = {n.id: n.kind for n in view.nodes.values()}
     assert kinds["x"] == style.PLACEHOLDER
@@ -101,9 +106,9 @@ def test_small_constants_fold_into_their_reader():
 
 @needs_dot
 def test_collapsed_scope_is_one_node_with_merged_edges(tmp_path):
-    g, _, loss, train = _mlp()
+    _, _, loss, train = _mlp()
     n_grad = sum(op.name.startswith("gradients/") for op in select_ops([train, loss])[1])
-    svg = open(viz.render([train, loss], tmp_path / "c.svg", collapse=["gradients"]), encoding="utf-8").read()
+    svg = _read(viz.render([train, loss], tmp_path / "c.svg", collapse=["gradients"]))
     titles = _titles(svg)
     assert "gradients/" in titles
     assert not any(t.startswith("gradients/") and t != "gradients/" and "->" not in t for t in titles)
@@ -132,8 +137,8 @@ def test_collapse_by_depth_and_by_pattern():
 
 @needs_dot
 def test_fetches_prune_to_their_ancestors(tmp_path):
-    g, x, loss, _ = _mlp()
-    svg = open(viz.render(loss, tmp_path / "l.svg"), encoding="utf-8").read()
+    g, _, loss, _ = _mlp()
+    svg = _read(viz.render(loss, tmp_path / "l.svg"))
     titles = _titles(svg)
     assert {"x", "fc1/MatMul", "loss/mean", "fc2/weights"} <= titles
     assert not any(t.startswith(("gradients", "SGD", "also_unrelated", "cluster_gradients")) for t in titles)
@@ -144,11 +149,11 @@ def test_fetches_prune_to_their_ancestors(tmp_path):
 
 @needs_dot
 def test_control_dependencies_are_dashed(tmp_path):
-    g, _, _, train = _mlp()
+    _, _, _, train = _mlp()
     dot = viz.to_dot(train)
     line = next(ln for ln in dot.source.splitlines() if '"SGD/AssignSub" -> "SGD/train"' in ln)
     assert "style=dashed" in line
-    svg = open(viz.render(train, tmp_path / "t.svg"), encoding="utf-8").read()
+    svg = _read(viz.render(train, tmp_path / "t.svg"))
     edge = svg[svg.index("<title>SGD/AssignSub&#45;&gt;SGD/train</title>"):]
     edge = edge[: edge.index("</g>")]
     assert "stroke-dasharray" in edge
@@ -164,7 +169,7 @@ def test_profile_overlay_colours_and_times(tmp_path):
         md = tf.RunMetadata()
         sess.run([train, loss], {x: np.ones((8, 784), np.float32)},
                  options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=md)
-    svg = open(viz.render([train, loss], tmp_path / "p.svg", run_metadata=md), encoding="utf-8").read()
+    svg = _read(viz.render([train, loss], tmp_path / "p.svg", run_metadata=md))
     assert "time per node" in svg
     assert re.search(r"\d (µs|ms)", svg)
     fills = {c.upper() for c in re.findall(r'fill="(#[0-9a-fA-F]{6})"', svg)}
@@ -189,11 +194,11 @@ def test_heat_scale_runs_pale_to_deep():
 
 @needs_dot
 def test_png_and_pdf_renders(tmp_path):
-    g, _, loss, _ = _mlp()
+    _, _, loss, _ = _mlp()
     png = viz.render(loss, tmp_path / "l.png", dpi=72)
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pdf = viz.render(loss, tmp_path / "l.out", format="pdf")
-    assert open(pdf, "rb").read(5) == b"%PDF-"
+    assert Path(pdf).read_bytes()[:5] == b"%PDF-"
     with pytest.raises(ValueError, match="Unknown image format"):
         viz.render(loss, tmp_path / "l.nope")
 
@@ -224,3 +229,50 @@ def test_missing_dot_binary_raises_with_install_hint(tmp_path, monkeypatch):
 def test_rejects_non_graph_arguments():
     with pytest.raises(TypeError, match="Graph or fetches"):
         viz.to_dot([3])
+
+
+def test_optimizer_slots_fold_into_the_op_updating_them():
+    g = tf.Graph()
+    with g.as_default():
+        w = tf.Variable(np.ones(3, np.float32), name="w")
+        m = tf.Variable(np.zeros(3, np.float32), name="m")  # only ever updated in place: a slot
+        update = tf.assign_add(m, tf.multiply(w, 2.0), name="update")
+    view = viz.build_view(update)
+    assert "m" not in view.nodes and "w" in view.nodes
+    node = view.nodes["update"]
+    assert node.slots == ["m"] and m.op in node.ops
+    assert not any(e.src == "m" or e.dst == "m" for e in view.edges)
+    assert "slots: m" in viz.to_dot(update).source
+    # With its initializer drawn (the whole graph) the slot stays a node of its own.
+    assert "m" in viz.build_view(g).nodes
+    assert "m" in viz.build_view(update, merge_variables=False).nodes
+    # A collapsed scope counts the slots it updates apart from its own ops.
+    with g.as_default(), tf.name_scope("opt"):
+        step = tf.assign_add(m, tf.constant(np.ones(3, np.float32)), name="step")
+    node = viz.build_view(step, collapse=["opt"]).nodes["opt/"]
+    assert node.subtitle == "2 ops + 1 slot" and node.kind == style.OP
+
+
+def test_gradient_edges_are_laid_out_in_reverse():
+    _, _, loss, train = _mlp()
+    edges = [ln.strip() for ln in viz.to_dot([train, loss]).source.splitlines() if " -> " in ln]
+    back = [ln for ln in edges if "dir=back" in ln]
+    assert back and all(ln.startswith('"gradients/') and ' -> "gradients/' in ln for ln in back)
+    forward = [ln for ln in edges if ln.startswith(('"fc1/', '"fc2/', "x ")) and "dir=back" not in ln]
+    assert forward  # the forward pass keeps its direction
+    plain = viz.to_dot([train, loss], mirror_gradients=False).source
+    assert "dir=back" not in plain
+
+
+def test_implied_control_edges_are_left_out():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, name="x")
+        a = tf.multiply(x, 3.0, name="a")
+        c = tf.add(a, 1.0, name="c")
+        with tf.control_dependencies([a, c]):
+            done = tf.no_op(name="done")
+    control = {(e.src, e.dst) for e in viz.build_view(done).edges if e.control}
+    assert control == {("c", "done")}  # a -> done is implied by a -> c -> done
+    full = {(e.src, e.dst) for e in viz.build_view(done, simplify_control_edges=False).edges if e.control}
+    assert full == {("a", "done"), ("c", "done")}

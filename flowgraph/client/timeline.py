@@ -75,7 +75,7 @@ class Timeline:
             for s in ordered:
                 tid = tids[(pid, s.thread_id)]
                 ts, dur = span(s)
-                name, op, inputs = _parse_label(s.timeline_label, s.node_name, s.op_type)
+                _, op, inputs = _parse_label(s.timeline_label, s.node_name, s.op_type)
                 args = {"name": s.node_name, "op": s.op_type or op}
                 for i, inp in enumerate(inputs):
                     args[f"input{i}"] = inp

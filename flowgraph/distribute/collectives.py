@@ -147,7 +147,7 @@ def _channel(op: Operation) -> _Channel:
 
 
 def _host(rt: Any, x: Any) -> np.ndarray:
-    return np.ascontiguousarray(rt.to_host(x))
+    return np.asarray(rt.to_host(x), order="C")  # keeps 0-d arrays 0-d, unlike ascontiguousarray
 
 
 def _meta(op: Operation, values: list) -> list:

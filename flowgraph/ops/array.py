@@ -8,6 +8,7 @@ shape vectors (``Shape``, ``Pack`` of scalars, ``ConcatV2``, slices of those), u
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -28,6 +29,8 @@ _pyslice = builtins.slice
 _HOST_RT = SimpleNamespace(xp=np, to_device=lambda v: v)
 #: Largest output folded at construction: shape-sized values, never data.
 _FOLD_LIMIT = 256
+#: Folded values by op, so chains of shape arithmetic are not re-evaluated by every consumer.
+_FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _math():
@@ -48,6 +51,9 @@ class _Folding(OpDef):
     """
 
     def static_value(self, op):
+        hit = _FOLDED.get(op)
+        if hit is not None:
+            return hit
         if len(op._outputs) != 1:
             return None
         n = TensorShape(op._outputs[0]._dims).num_elements()
@@ -65,6 +71,7 @@ class _Folding(OpDef):
             return None
         out = np.array(out, copy=True)
         out.setflags(write=False)
+        _FOLDED[op] = out  # only known values are kept: set_shape may make an unknown one known later
         return out
 
 
@@ -1016,7 +1023,9 @@ class SplitV(OpDef):
         if -1 in sizes and None not in sizes and d is not None:
             rest = d - builtins.sum(known)
             if rest < 0:
-                raise ValueError(f"SplitV: sizes {sizes} add up to more than dimension {ax} (size {d}) of {describe(x)}.")
+                raise ValueError(
+                    f"SplitV: sizes {sizes} add up to more than dimension {ax} (size {d}) of {describe(x)}."
+                )
             sizes[sizes.index(-1)] = rest
         elif -1 not in sizes and None not in sizes and d is not None and builtins.sum(sizes) != d:
             raise ValueError(
@@ -1164,7 +1173,7 @@ def _pad_dims(op, x: Tensor, p: Tensor, mirror: str | None = None, shrink: bool 
     if (pv < 0).any():
         raise ValueError(f"{op.type}: paddings must be non-negative, got {pv.tolist()} for {describe(x)}.")
     out = []
-    for i, (d, (a, b)) in enumerate(zip(x._dims, pv.tolist())):
+    for i, (d, (a, b)) in enumerate(zip(x._dims or (None,) * r, pv.tolist())):
         if d is None:
             out.append(None)
             continue
@@ -1299,7 +1308,8 @@ class MirrorPadGrad(OpDef):
                 if a:
                     core[lead + (_pyslice(off, off + a),)] += xp.flip(g[lead + (_pyslice(0, a),)], axis=ax)
                 if b:
-                    core[lead + (_pyslice(d - b - off, d - off),)] += xp.flip(g[lead + (_pyslice(a + d, a + d + b),)], axis=ax)
+                    right = g[lead + (_pyslice(a + d, a + d + b),)]
+                    core[lead + (_pyslice(d - b - off, d - off),)] += xp.flip(right, axis=ax)
                 g = core
             return g
 
@@ -1427,13 +1437,17 @@ class Slice(_Folding):
         def slice_k(x, b, s):
             begin, size_ = list(_host_ints(b)), list(_host_ints(s))
             if len(begin) != x.ndim or len(size_) != x.ndim:
-                raise ValueError(f"begin {begin} and size {size_} must have one entry per dimension of shape {list(x.shape)}")
+                raise ValueError(
+                    f"begin {begin} and size {size_} must have one entry per dimension of shape {list(x.shape)}"
+                )
             idx = []
             for i, (d, bi, si) in enumerate(zip(x.shape, begin, size_)):
                 if si == -1:
                     si = d - bi
                 if not (0 <= bi <= d and 0 <= si <= d - bi):
-                    raise ValueError(f"Expected begin[{i}] in [0, {d}] and size[{i}] in [0, {d - bi}], but got {bi} and {si}")
+                    raise ValueError(
+                        f"Expected begin[{i}] in [0, {d}] and size[{i}] in [0, {d - bi}], but got {bi} and {si}"
+                    )
                 idx.append(_pyslice(bi, bi + si))
             return x[tuple(idx)]
 
@@ -2017,14 +2031,16 @@ def range_(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None, nam
         start, limit = 0, start
     g = get_default_graph()
     with g.name_scope(name or "range") as scope:
+        args = ((start, "start"), (limit, "limit"), (delta, "delta"))
         dt = None if dtype is None else _dtypes.as_dtype(dtype)
-        ts = [convert_to_tensor(v, dtype=dt if not _is_tensor_like(v) else None, name=n)
-              for v, n in ((start, "start"), (limit, "limit"), (delta, "delta"))]
         if dt is None:
-            for t in ts:
-                if t.dtype not in _RANGE_ORDER:
-                    raise TypeError(f"range: unsupported dtype {t.dtype.name} of {describe(t)}.")
-            dt = max((t.dtype for t in ts), key=_RANGE_ORDER.index)
+            kinds = [convert_to_tensor(v).dtype if _is_tensor_like(v) else _dtypes.infer_dtype(v) for v, _ in args]
+            for k, (v, n) in zip(kinds, args):
+                if k not in _RANGE_ORDER:
+                    raise TypeError(f"range: unsupported dtype {k.name} of {n} {describe(v)}.")
+            dt = max(kinds, key=_RANGE_ORDER.index)
+        # Python values are made in the result dtype directly, so their values stay known statically.
+        ts = [convert_to_tensor(v, dtype=None if _is_tensor_like(v) else dt, name=n) for v, n in args]
         ts = [_math().cast(t, dt) if t.dtype is not dt else t for t in ts]
         return g.create_op("Range", ts, name=scope).outputs[0]
 
@@ -2089,7 +2105,9 @@ def one_hot(indices: Any, depth: Any, on_value: Any = None, off_value: Any = Non
                                                                name="off_value")
         for what, t in (("on_value", on), ("off_value", off)):
             if t is not None and dt is not None and t.dtype is not dt:
-                raise TypeError(f"dtype {t.dtype.name} of {what} {describe(t)} does not match dtype parameter {dt.name}")
+                raise TypeError(
+                    f"dtype {t.dtype.name} of {what} {describe(t)} does not match dtype parameter {dt.name}"
+                )
         if dt is None:
             dt = on.dtype if on is not None else off.dtype if off is not None else _dtypes.float32
         if on is None:
@@ -2182,12 +2200,53 @@ def sequence_mask(lengths: Any, maxlen: Any = None, dtype: Any = _dtypes.bool, n
         return mask if dt is _dtypes.bool else _math().cast(mask, dt, name=scope)
 
 
+def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask", axis: Any = None) -> Tensor:
+    """``tf.boolean_mask``: the entries of ``tensor`` where the bool ``mask`` (over dims ``axis..``) is True.
+
+    The masked dimensions are flattened into one, and the selected positions gathered from it.
+    """
+    g = get_default_graph()
+    with g.name_scope(name or "boolean_mask"):
+        x = convert_to_tensor(tensor, name="tensor")
+        m = convert_to_tensor(mask, name="mask")
+        if m.dtype is not _dtypes.bool:
+            raise TypeError(f"boolean_mask: mask must be bool, got {describe(m)}.")
+        nm = _rank(m)
+        if nm == 0:
+            raise ValueError(f"mask cannot be scalar: {describe(m)}.")
+        if nm is None:
+            raise ValueError(
+                "Number of mask dimensions must be specified, even if some dimensions are None. E.g. shape=[None] "
+                f"is ok, but shape=None is not: {describe(m)}."
+            )
+        ax = 0 if axis is None else int(axis)
+        r = _rank(x)
+        if ax < 0:
+            if r is None:
+                raise ValueError(f"boolean_mask: a negative axis needs the rank of {describe(x)} to be known.")
+            ax += r
+        if r is not None:
+            if ax < 0 or ax + nm > r:
+                raise ValueError(f"boolean_mask: a mask of rank {nm} at axis {axis} does not fit {describe(x)}.")
+            if not TensorShape(x._dims[ax:ax + nm]).is_compatible_with(m.shape):
+                raise ValueError(
+                    f"boolean_mask: mask {describe(m)} does not match dimensions {ax}..{ax + nm - 1} of {describe(x)}."
+                )
+        xs = shape(x)
+        n = None if r is None else TensorShape(x._dims[ax:ax + nm]).num_elements()
+        lead = [n] if n is not None else expand_dims(_math().reduce_prod(xs[ax:ax + nm], [0]), 0)
+        flat = reshape(x, concat([xs[:ax], lead, xs[ax + nm:]], 0))
+        picked = squeeze(_math().where(reshape(m, [-1])), axis=[1])
+        return gather(flat, picked, axis=ax)
+
+
 # The public names of this module, as TF1 spells them (``tf.range``, ``tf.slice``).
 range = range_  # noqa: A001
 slice = slice_  # noqa: A001
 
 # Public names re-exported as ``tf.<name>``; extend when adding an op function.
 __all__ = [
+    "boolean_mask",
     "broadcast_to",
     "concat",
     "expand_dims",

@@ -8,7 +8,6 @@ gradients of their own, so second-order derivatives work.
 
 from __future__ import annotations
 
-import builtins
 import functools
 from typing import Any
 
@@ -28,7 +27,6 @@ from flowgraph.shapes import TensorShape, broadcast_dims
 
 # dtype families, as NumPy kind letters, and how TF1's messages list them.
 FLOAT = "f"
-INT = "iu"
 NUMERIC = "fiu"
 BOOL = "b"
 _KIND_NAMES = {
@@ -160,7 +158,8 @@ class DivNoNan(BinaryOp):
 
         @_quiet
         def div_no_nan_kernel(x, y):
-            return xp.where(y == 0, xp.zeros((), dtype=xp.result_type(x)), xp.divide(x, y))
+            q = xp.divide(x, y)
+            return xp.where(y == 0, q.dtype.type(0), q)
 
         return div_no_nan_kernel
 
@@ -258,12 +257,14 @@ class Pow(BinaryOp):
 
 class _MaxMinBinary(BinaryOp):
     kinds = NUMERIC
-    #: comparison giving x the gradient; ties go to x as in TF1.
-    selector = ""
 
-    def gradient(self, op, g):
+    def x_wins(self, x: Tensor, y: Tensor) -> Tensor:
+        """Where x is the selected operand (ties go to x, as in TF1)."""
+        raise TypeError(f"{self.type} defines no selector")
+
+    def select_gradient(self, op, g):
         x, y = op.inputs
-        xmask = globals()[self.selector](x, y)
+        xmask = self.x_wins(x, y)
         zeros = zeros_like(g)
         return [where_v2(xmask, g, zeros), where_v2(xmask, zeros, g)]
 
@@ -271,13 +272,19 @@ class _MaxMinBinary(BinaryOp):
 @register_op
 class Maximum(_MaxMinBinary):
     ufunc = "maximum"
-    selector = "greater_equal"
+    gradient = _MaxMinBinary.select_gradient  # register_op records gradients defined in the class body
+
+    def x_wins(self, x, y):
+        return greater_equal(x, y)
 
 
 @register_op
 class Minimum(_MaxMinBinary):
     ufunc = "minimum"
-    selector = "less_equal"
+    gradient = _MaxMinBinary.select_gradient
+
+    def x_wins(self, x, y):
+        return less_equal(x, y)
 
 
 @register_op
@@ -419,7 +426,7 @@ def truncatemod(x: Any, y: Any, name: str | None = None) -> Tensor:
     return binary("TruncateMod", x, y, name, "TruncateMod")
 
 
-def pow(x: Any, y: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF1's public name
+def pow(x: Any, y: Any, name: str | None = None) -> Tensor:
     """``x ** y`` element-wise; integer bases need non-negative integer exponents."""
     return binary("Pow", x, y, name, "Pow")
 
@@ -726,7 +733,8 @@ class Reciprocal(UnaryOp):
     def kernel(self, op, rt):
         xp = rt.xp
         if op.inputs[0].dtype.is_integer:
-            return _quiet(lambda x: xp.floor_divide(xp.ones_like(x), x))
+            # 1 / x truncated toward zero: 0 except at +-1 (and 0 for x = 0 rather than a crash).
+            return lambda x: xp.where(xp.abs(x) == 1, x, xp.zeros_like(x))
         return _quiet(xp.reciprocal)
 
     def gradient(self, op, g):
@@ -870,7 +878,7 @@ def negative(x: Any, name: str | None = None) -> Tensor:
     return unary("Neg", x, name, "Neg")
 
 
-def abs(x: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF1's public name
+def abs(x: Any, name: str | None = None) -> Tensor:
     return unary("Abs", x, name, "Abs")
 
 
@@ -972,7 +980,7 @@ def ceil(x: Any, name: str | None = None) -> Tensor:
     return unary("Ceil", x, name, "Ceil")
 
 
-def round(x: Any, name: str | None = None) -> Tensor:  # noqa: A001 - TF1's public name
+def round(x: Any, name: str | None = None) -> Tensor:
     """Rounds half to even; an integer tensor is returned as is (as TF1 does)."""
     xt = convert_to_tensor(x, name="x")
     if xt.dtype.is_integer:
@@ -1412,87 +1420,83 @@ def matmul(
         return g.create_op("MatMul", [at, bt], {"transpose_a": ta, "transpose_b": tb}, name=scope).outputs[0]
 
 
-def _tensordot_axes(axes: Any, a: Tensor, b: Tensor) -> tuple[list[int], list[int]]:
+def _tensordot_axes(axes: Any, a: Tensor, b: Tensor) -> tuple[Any, Any]:
+    """``axes`` as the contracted axes of ``a`` and of ``b``: lists of non-negative ints where the
+    rank is known; for an unknown rank, an int N (a's last N / b's first N) or a list as given."""
     ra, rb = a.shape.ndims, b.shape.ndims
     if isinstance(axes, Tensor):
         v = constant_value(axes)
         if v is None:
             raise ValueError(f"tensordot needs 'axes' known when the graph is built; {axes.name} is not a constant.")
-        axes = v.tolist()
+        axes = v
     if isinstance(axes, np.ndarray):
         axes = axes.tolist()
     if isinstance(axes, int | np.integer):
         n = int(axes)
         if n < 0:
             raise ValueError(f"'axes' must be at least 0, got {n}.")
-        if n > ra or n > rb:
-            raise ValueError(f"'axes' ({n}) must not exceed the rank of a ({describe(a)}) or of b ({describe(b)}).")
-        return list(range(ra - n, ra)), list(range(n))
+        for t, r in ((a, ra), (b, rb)):
+            if r is not None and n > r:
+                raise ValueError(f"'axes' ({n}) must not exceed the rank of {describe(t)}.")
+        a_axes = list(range(ra - n, ra)) if ra is not None else ("last", n)
+        b_axes = list(range(n)) if rb is not None else ("first", n)
+        return a_axes, b_axes
     if not isinstance(axes, list | tuple) or len(axes) != 2:
         raise ValueError(f"'axes' must be an integer or have length 2, got {axes!r}.")
-    a_axes, b_axes = ([ax] if isinstance(ax, int | np.integer) else list(ax) for ax in axes)
-    if len(a_axes) != len(b_axes):
-        raise ValueError(f"Different number of contraction axes 'a' and 'b', {len(a_axes)} != {len(b_axes)}.")
-    a_axes = list(normalize_axes(a_axes, ra, "tensordot") or ()) if a_axes else []
-    b_axes = [int(ax) % rb if -rb <= int(ax) < rb else _bad_axis(ax, b) for ax in b_axes]
-    a_axes = [int(ax) % ra if -ra <= int(ax) < ra else _bad_axis(ax, a) for ax in list(axes[0] if not isinstance(axes[0], int | np.integer) else [axes[0]])]
-    if len(set(a_axes)) != len(a_axes) or len(set(b_axes)) != len(b_axes):
-        raise ValueError(f"tensordot contraction axes repeat: {axes!r}.")
-    return a_axes, b_axes
+    pair = [[int(ax)] if isinstance(ax, int | np.integer) else [int(v) for v in ax] for ax in axes]
+    if len(pair[0]) != len(pair[1]):
+        raise ValueError(f"Different number of contraction axes 'a' and 'b', {len(pair[0])} != {len(pair[1])}.")
+    out = []
+    for side, t, rank in ((pair[0], a, ra), (pair[1], b, rb)):
+        if rank is not None:
+            for ax in side:
+                if not -rank <= ax < rank:
+                    raise ValueError(f"Invalid tensordot axis {ax} for {describe(t)}.")
+            side = [ax % rank for ax in side]
+            if len(set(side)) != len(side):
+                raise ValueError(f"tensordot contraction axes repeat for {describe(t)}: {side}.")
+        out.append(side)
+    return out[0], out[1]
 
 
-def _bad_axis(ax: Any, t: Tensor) -> int:
-    raise ValueError(f"Invalid tensordot axis {ax} for {describe(t)}.")
+def _tensordot_reshape(t: Tensor, axes: Any, contracted_first: bool) -> tuple[Tensor, Any, list | None]:
+    """``t`` as a matrix [free, contracted] (or [contracted, free]), with its free dims: a list when
+    static, else an int32 vector; and the free dims as far as they are known (None: unknown rank)."""
+    from flowgraph.ops import array as array_ops
 
-
-def _pick_dims(t: Tensor, idx: list[int]) -> Tensor:
-    """``shape(t)[idx]`` as an int32 vector, gathered by a 0/1 matrix product (no gather op needed)."""
-    from flowgraph.ops.array import reshape, shape
-
-    rank = len(t._dims)
-    sel = np.zeros((len(idx), rank), np.int32)
-    sel[np.arange(len(idx)), idx] = 1
-    return reshape(matmul(sel, reshape(shape(t), [rank, 1])), [-1])
-
-
-def _shape_vector(t: Tensor, idx: list[int]) -> Any:
-    """The dims of ``t`` at ``idx``: a Python list when static, else an int32 vector tensor."""
-    dims = [t._dims[i] for i in idx]
-    return dims if None not in dims else _pick_dims(t, idx)
-
-
-def _size_of(t: Tensor, idx: list[int]) -> Any:
-    dims = [t._dims[i] for i in idx]
-    if None not in dims:
-        return int(np.prod(dims, dtype=np.int64))
-    return reduce_prod(_pick_dims(t, idx))
-
-
-def _join_shape(parts: list[Any]) -> Any:
-    """Concatenates static lists / int32 vectors into one shape (a list when all are static)."""
-    if all(isinstance(p, list) for p in parts):
-        return [d for p in parts for d in p]
-    n_each = [len(p) if isinstance(p, list) else p.shape.as_list()[0] for p in parts]
-    total = builtins.sum(n_each)
-    pieces, offset = [], 0
-    for p, n in zip(parts, n_each):
-        # Places piece p at [offset, offset + n) of the result with a 0/1 matrix.
-        place = np.zeros((total, n), np.int32)
-        place[offset + np.arange(n), np.arange(n)] = 1
-        if isinstance(p, list):
-            pieces.append(convert_to_tensor(place @ np.asarray(p, np.int32)))
+    dims = t._dims
+    if dims is not None:
+        free = [i for i in range(len(dims)) if i not in axes]
+        perm = axes + free if contracted_first else free + axes
+        moved = t if perm == list(range(len(perm))) else array_ops.transpose(t, perm)
+        free_static = [dims[i] for i in free]
+        if None not in dims:
+            n_free = int(np.prod(free_static, dtype=np.int64))
+            n_axes = int(np.prod([dims[i] for i in axes], dtype=np.int64))
+            shape2 = [n_axes, n_free] if contracted_first else [n_free, n_axes]
+            return array_ops.reshape(moved, shape2), free_static, free_static
+        free_t = convert_to_tensor(np.asarray(free, np.int32))
+        axes_t = convert_to_tensor(np.asarray(axes, np.int32))
+    else:
+        # Unknown rank: the contracted and free axes are computed in the graph.
+        rank_t = array_ops.rank(t)
+        if isinstance(axes, tuple):  # ("last", n) or ("first", n)
+            kind, n = axes
+            axes_t = array_ops.range_(rank_t - n, rank_t) if kind == "last" else array_ops.range_(0, n)
         else:
-            from flowgraph.ops.array import reshape
-
-            pieces.append(reshape(matmul(place, reshape(p, [n, 1])), [total]))
-        offset += n
-    return add_n(pieces)
-
-
-def _scalar_or_size(v: Any) -> Any:
-    from flowgraph.ops.array import reshape
-
-    return [v] if isinstance(v, int) else reshape(v, [1])
+            axes_t = floormod(convert_to_tensor(np.asarray(axes, np.int32)), rank_t)
+        all_axes = array_ops.range_(0, rank_t)
+        hit = reduce_any(equal(array_ops.expand_dims(all_axes, 1), array_ops.expand_dims(axes_t, 0)), axis=1)
+        free_t = cast(array_ops.reshape(where(logical_not(hit)), [-1]), _dtypes.int32)
+        perm = array_ops.concat([axes_t, free_t] if contracted_first else [free_t, axes_t], 0)
+        moved = array_ops.transpose(t, perm)
+        free_static = None
+    shape_t = array_ops.shape(t)
+    free_dims = array_ops.gather(shape_t, free_t)
+    n_free = reduce_prod(free_dims)
+    n_axes = reduce_prod(array_ops.gather(shape_t, axes_t))
+    shape2 = array_ops.stack([n_axes, n_free] if contracted_first else [n_free, n_axes])
+    return array_ops.reshape(moved, shape2), free_dims, free_static
 
 
 def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
@@ -1501,45 +1505,30 @@ def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
 
     Built from transpose, reshape and one GEMM, so it differentiates like them.
     """
-    from flowgraph.ops.array import reshape
+    from flowgraph.ops import array as array_ops
 
     g = get_default_graph()
     with g.name_scope(name or "Tensordot") as scope:
         at, bt = convert_pair(a, b, "Tensordot")
-        if at.shape.ndims is None or bt.shape.ndims is None:
-            raise ValueError(f"tensordot needs operands of known rank: a is {describe(at)}, b is {describe(bt)}")
         a_axes, b_axes = _tensordot_axes(axes, at, bt)
-        for i, j in zip(a_axes, b_axes):
-            da, db = at._dims[i], bt._dims[j]
-            if da is not None and db is not None and da != db:
-                raise ValueError(
-                    f"tensordot: contracted dimension {i} of a ({da}) does not match dimension {j} of b ({db}): "
-                    f"a is {describe(at)}, b is {describe(bt)}"
-                )
-        free_a = [i for i in range(len(at._dims)) if i not in a_axes]
-        free_b = [i for i in range(len(bt._dims)) if i not in b_axes]
-        a2 = _permute(at, free_a + a_axes)
-        b2 = _permute(bt, b_axes + free_b)
-        k = _size_of(at, a_axes)
-        if not isinstance(k, int):
-            kb = _size_of(bt, b_axes)
-            k = kb if isinstance(kb, int) else k
-        fa, fb = _size_of(at, free_a), _size_of(bt, free_b)
-        a_mat = reshape(a2, _join_shape([_scalar_or_size(fa), _scalar_or_size(k)]))
-        b_mat = reshape(b2, _join_shape([_scalar_or_size(k), _scalar_or_size(fb)]))
-        prod_ = matmul(a_mat, b_mat)
-        out_shape = _join_shape([_shape_vector(at, free_a), _shape_vector(bt, free_b)])
-        out = reshape(prod_, out_shape, name=scope)
-        out.set_shape([at._dims[i] for i in free_a] + [bt._dims[i] for i in free_b])
+        if isinstance(a_axes, list) and isinstance(b_axes, list) and at._dims is not None and bt._dims is not None:
+            for i, j in zip(a_axes, b_axes):
+                da, db = at._dims[i], bt._dims[j]
+                if da is not None and db is not None and da != db:
+                    raise ValueError(
+                        f"tensordot: contracted dimension {i} of a ({da}) does not match dimension {j} of b "
+                        f"({db}): a is {describe(at)}, b is {describe(bt)}"
+                    )
+        a_mat, a_free, a_static = _tensordot_reshape(at, a_axes, contracted_first=False)
+        b_mat, b_free, b_static = _tensordot_reshape(bt, b_axes, contracted_first=True)
+        product = matmul(a_mat, b_mat)
+        if isinstance(a_free, list) and isinstance(b_free, list):
+            return array_ops.reshape(product, a_free + b_free, name=scope)
+        parts = [convert_to_tensor(np.asarray(f, np.int32)) if isinstance(f, list) else f for f in (a_free, b_free)]
+        out = array_ops.reshape(product, array_ops.concat(parts, 0), name=scope)
+        if a_static is not None and b_static is not None:
+            out.set_shape(a_static + b_static)
         return out
-
-
-def _permute(t: Tensor, perm: list[int]) -> Tensor:
-    if perm == list(range(len(perm))):
-        return t
-    from flowgraph.ops.array import transpose
-
-    return transpose(t, perm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1671,7 +1660,7 @@ class _ExtremumReduction(ReductionOp):
 
         return extremum
 
-    def gradient(self, op, g):
+    def select_gradient(self, op, g):
         from flowgraph.ops.array import broadcast_reduced
 
         x, y = op.inputs[0], op.outputs[0]
@@ -1686,12 +1675,14 @@ class _ExtremumReduction(ReductionOp):
 class Max(_ExtremumReduction):
     fn = "amax"
     lowest = True
+    gradient = _ExtremumReduction.select_gradient  # register_op records gradients defined in the class body
 
 
 @register_op
 class Min(_ExtremumReduction):
     fn = "amin"
     lowest = False
+    gradient = _ExtremumReduction.select_gradient
 
 
 @register_op
@@ -1745,12 +1736,14 @@ class _BoolReduction(ReductionOp):
 
 
 @register_op
-class Any(_BoolReduction):
+class AnyReduction(_BoolReduction):
+    type = "Any"
     fn = "any"
 
 
 @register_op
-class All(_BoolReduction):
+class AllReduction(_BoolReduction):
+    type = "All"
     fn = "all"
 
 
@@ -1829,7 +1822,7 @@ def reduce_std(input_tensor: Any, axis: Any = None, keepdims: bool = False, name
 
 def count_nonzero(input_tensor: Any = None, axis: Any = None, keepdims: Any = None, dtype: Any = _dtypes.int64,
                   name: str | None = None, reduction_indices: Any = None, keep_dims: Any = None,
-                  input: Any = None) -> Tensor:  # noqa: A002 - TF1's deprecated alias
+                  input: Any = None) -> Tensor:
     """Number of non-zero (or true) entries over ``axis``, as ``dtype`` (int64 by default)."""
     if input is not None:
         if input_tensor is not None:
@@ -1889,7 +1882,7 @@ NotDifferentiable("ArgMax")
 NotDifferentiable("ArgMin")
 
 
-def _arg_front(op_type: str, input: Any, axis: Any, name: str | None, dimension: Any, output_type: Any) -> Tensor:  # noqa: A002
+def _arg_front(op_type: str, input: Any, axis: Any, name: str | None, dimension: Any, output_type: Any) -> Tensor:
     if dimension is not None:
         if axis is not None:
             raise ValueError("Cannot specify both 'axis' and 'dimension'.")
@@ -1906,13 +1899,13 @@ def _arg_front(op_type: str, input: Any, axis: Any, name: str | None, dimension:
         return g.create_op(op_type, [x], attrs, name=scope).outputs[0]
 
 
-def argmax(input: Any, axis: Any = None, name: str | None = None, dimension: Any = None,  # noqa: A002
+def argmax(input: Any, axis: Any = None, name: str | None = None, dimension: Any = None,
            output_type: Any = _dtypes.int64) -> Tensor:
     """Index of the largest entry along ``axis`` (0 when None, as in TF1)."""
     return _arg_front("ArgMax", input, axis, name, dimension, output_type)
 
 
-def argmin(input: Any, axis: Any = None, name: str | None = None, dimension: Any = None,  # noqa: A002
+def argmin(input: Any, axis: Any = None, name: str | None = None, dimension: Any = None,
            output_type: Any = _dtypes.int64) -> Tensor:
     """Index of the smallest entry along ``axis`` (0 when None, as in TF1)."""
     return _arg_front("ArgMin", input, axis, name, dimension, output_type)

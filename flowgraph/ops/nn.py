@@ -18,7 +18,7 @@ from flowgraph.errors import InvalidArgumentError
 from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
 from flowgraph.ops import array as _array_ops
 from flowgraph.ops import math as _math_ops
-from flowgraph.ops.array import broadcast_to, reshape, shape, stop_gradient
+from flowgraph.ops.array import reshape, shape, stop_gradient
 from flowgraph.ops.math import (
     add,
     cast,
@@ -30,7 +30,7 @@ from flowgraph.ops.math import (
     subtract,
     zeros_like,
 )
-from flowgraph.ops.op_helpers import check_same_dtype, describe, make_op, normalize_axes
+from flowgraph.ops.op_helpers import check_same_dtype, describe, make_op
 from flowgraph.ops.random import random_uniform
 from flowgraph.registry import NotDifferentiable, OpDef, register_op
 from flowgraph.shapes import TensorShape
@@ -85,9 +85,9 @@ def _activation(op_type: str, features: Any, name: str | None, attrs: dict | Non
     return make_op(op_type, [x], attrs, name=name, default=op_type)
 
 
-def _where_not_positive(v: Tensor, y: Tensor) -> Tensor:
-    """``v`` where ``y <= 0``, else 0: ``v - ReluGrad(v, y)`` (differentiable, no Select op needed)."""
-    return subtract(v, _relu_grad(v, y))
+def _where_negative(v: Tensor, y: Tensor) -> Tensor:
+    """``v`` where ``y < 0``, else 0 (the second derivative of the exponential branch of elu/selu)."""
+    return _math_ops.where(_math_ops.less(y, 0.0), v, zeros_like(v))
 
 
 def _relu_grad(g: Tensor, x: Tensor) -> Tensor:
@@ -181,7 +181,7 @@ class EluGrad(_ActivationGrad):
 
     def gradient(self, op, gg):
         dy, y = op.inputs
-        return [make_op("EluGrad", [gg, y]), _where_not_positive(multiply(gg, dy), y)]
+        return [make_op("EluGrad", [gg, y]), _where_negative(multiply(gg, dy), y)]
 
 
 @register_op
@@ -214,7 +214,7 @@ class SeluGrad(_ActivationGrad):
 
     def gradient(self, op, gg):
         dy, y = op.inputs
-        return [make_op("SeluGrad", [gg, y]), _where_not_positive(multiply(gg, dy), y)]
+        return [make_op("SeluGrad", [gg, y]), _where_negative(multiply(gg, dy), y)]
 
 
 def _stable_sigmoid(xp: Any, x: Any) -> Any:
@@ -368,7 +368,7 @@ class LogSoftmax(_SoftmaxBase):
 
     def gradient(self, op, g):
         axis = op.attrs.get("axis", -1)
-        return [subtract(g, multiply(reduce_sum(g, axis, keepdims=True), _softmax_op(op.inputs[0], axis)))]
+        return [subtract(g, multiply(reduce_sum(g, axis, keepdims=True), _math_ops.exp(op.outputs[0])))]
 
 
 def _softmax_op(x: Tensor, axis: int, log: bool = False, name: str | None = None) -> Tensor:
@@ -378,15 +378,24 @@ def _softmax_op(x: Tensor, axis: int, log: bool = False, name: str | None = None
 
 
 def _softmax_axis(x: Tensor, axis: Any, dim: Any, fn: str) -> int:
+    """The softmax axis as a non-negative int, or -1 for the last axis (the op's default)."""
     if dim is not None:
         if axis is not None:
             raise ValueError(f"{fn}: cannot specify both 'axis' and 'dim'.")
         axis = dim
     if axis is None:
         return -1
-    rank = x.shape.ndims
-    (a,) = normalize_axes(int(axis), rank, "softmax")
-    return -1 if rank is not None and a == rank - 1 else a
+    a, rank = int(axis), x.shape.ndims
+    if rank is None:
+        return a
+    if not -rank <= a < rank:
+        raise InvalidArgumentError(
+            None, None,
+            f"Dimension ({a}) must be in the range [{-rank}, {rank}) where {rank} is the number of dimensions in "
+            f"the input ({fn} of {describe(x)}).",
+        )
+    a %= rank
+    return -1 if a == rank - 1 else a
 
 
 def softmax(logits: Any, axis: int | None = None, name: str | None = None, dim: int | None = None) -> Tensor:
@@ -583,8 +592,8 @@ def sigmoid_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
         _check_same_shape(x, z)
         zeros = zeros_like(x)
         cond = _math_ops.greater_equal(x, zeros)
-        relu_logits = _array_ops.where(cond, x, zeros)
-        neg_abs_logits = _array_ops.where(cond, negative(x), x)
+        relu_logits = _math_ops.where(cond, x, zeros)
+        neg_abs_logits = _math_ops.where(cond, negative(x), x)
         return add(subtract(relu_logits, multiply(x, z)), _math_ops.log1p(_math_ops.exp(neg_abs_logits)), name=scope)
 
 
@@ -600,10 +609,11 @@ def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, p
         x = convert_to_tensor(logits, name="logits")
         z = convert_to_tensor(labels, name="labels")
         _check_same_shape(x, z)
-        # (1 - z) * x + (1 + (q - 1) * z) * (log(1 + exp(-|x|)) + max(-x, 0))
-        log_weight = add(1.0, multiply(subtract(pos_weight, 1.0), z))
+        # (1 - z) * x + (1 + (q - 1) * z) * (log(1 + exp(-|x|)) + max(-x, 0)); Python operators so a
+        # numeric pos_weight takes the labels' dtype.
+        log_weight = 1 + (pos_weight - 1) * z
         soft = add(_math_ops.log1p(_math_ops.exp(negative(_math_ops.abs(x)))), relu(negative(x)))
-        return add(multiply(subtract(1.0, z), x), multiply(log_weight, soft), name=scope)
+        return add((1 - z) * x, log_weight * soft, name=scope)
 
 
 def _check_same_shape(x: Tensor, z: Tensor) -> None:
@@ -913,6 +923,39 @@ class FusedBatchNormGradV3(OpDef):
             return dx.astype(x.dtype, copy=False), dscale, doffset, empty, empty
 
         return fused_batch_norm_grad
+
+    def gradient(self, op, g_dx, g_dscale, g_doffset, *_unused):
+        # Second order: rebuild the backprop from differentiable ops (in training the batch
+        # statistics are recomputed from x, so their dependence on x is kept) and differentiate it.
+        from flowgraph.gradients import gradients
+
+        dy, x, scale, saved_mean, saved_var = op.inputs[:5]
+        fmt, eps, training = op.attrs["data_format"], op.attrs["epsilon"], op.attrs["is_training"]
+        c_ax, axes = _bn_layout(fmt, 4)
+        u = scale.dtype
+        xf, dyf = cast(x, u), cast(dy, u)
+
+        def channel(v: Tensor) -> Tensor:
+            return reshape(v, [-1, 1, 1]) if c_ax == 1 else v
+
+        if training:
+            mean = reduce_mean(xf, axes, keepdims=True)
+            var = reduce_mean(_math_ops.squared_difference(xf, mean), axes, keepdims=True)
+        else:
+            mean, var = channel(saved_mean), channel(saved_var)
+        inv = _math_ops.rsqrt(add(var, eps))
+        xhat = multiply(subtract(xf, mean), inv)
+        doffset = reduce_sum(dyf, axes)
+        dscale = reduce_sum(multiply(dyf, xhat), axes)
+        if training:
+            centered = subtract(subtract(dyf, reduce_mean(dyf, axes, keepdims=True)),
+                                multiply(xhat, reduce_mean(multiply(dyf, xhat), axes, keepdims=True)))
+            dx = multiply(multiply(channel(scale), inv), centered)
+        else:
+            dx = multiply(dyf, multiply(channel(scale), inv))
+        dx = cast(dx, x.dtype)
+        d_dy, d_x, d_scale = gradients([dx, dscale, doffset], [dy, x, scale], grad_ys=[g_dx, g_dscale, g_doffset])
+        return [d_dy, d_x, d_scale, None, None, None]
 
 
 def fused_batch_norm(x: Any, scale: Any, offset: Any, mean: Any = None, variance: Any = None, epsilon: float = 0.001,

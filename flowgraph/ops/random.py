@@ -213,7 +213,10 @@ for _t in ("RandomStandardNormal", "RandomUniform", "TruncatedNormal", "RandomUn
 def _float_dtype(dtype: Any, fn: str) -> _dtypes.DType:
     dt = _dtypes.as_dtype(dtype)
     if dt not in _FLOATS:
-        raise ValueError(f"{fn}: invalid dtype {dt!r}; expected a floating-point dtype.")
+        raise TypeError(
+            f"{fn}: value passed to parameter 'dtype' has DataType {dt.name} not in list of allowed values: "
+            "float16, float32, float64"
+        )
     return dt
 
 

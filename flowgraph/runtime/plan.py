@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from flowgraph.errors import InvalidArgumentError
 from flowgraph.graph import Graph, Operation, Tensor
@@ -125,7 +126,10 @@ def build_plan(
             s = n_slots
             n_slots += 1
             slot_of[op._outputs[0]] = s
-            const_slots[s] = rt.to_device(op.attrs["value"])
+            v = rt.to_device(op.attrs["value"])
+            if type(v) is np.ndarray and v.ndim == 0 and v.dtype != object:
+                v = v[()]  # a NumPy scalar: scalar kernels on it are several times cheaper than on 0-d arrays
+            const_slots[s] = v
             continue
         if op._opdef.ref_output and op not in target_set and op not in waited_on:
             continue

@@ -26,7 +26,7 @@ class ApplyAdagrad(ApplyOp):
             xp.reciprocal(rs, out=rs)
             step = grad * lr
             step *= rs
-            return var - step, acc
+            return xp.subtract(var, step, out=step), acc
 
         return update
 
@@ -38,8 +38,13 @@ class AdagradOptimizer(Optimizer):
     """Adagrad; keeps one slot per variable, ``'accumulator'`` (``<var>/Adagrad``), starting at
     ``initial_accumulator_value``."""
 
-    def __init__(self, learning_rate: Any, initial_accumulator_value: float = 0.1, use_locking: bool = False,
-                 name: str = "Adagrad") -> None:
+    def __init__(
+        self,
+        learning_rate: Any,
+        initial_accumulator_value: float = 0.1,
+        use_locking: bool = False,
+        name: str = "Adagrad",
+    ) -> None:
         if initial_accumulator_value <= 0.0:
             raise ValueError(f"initial_accumulator_value must be positive: {initial_accumulator_value}")
         super().__init__(use_locking, name)

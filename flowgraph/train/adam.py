@@ -41,7 +41,7 @@ class ApplyAdam(ApplyOp):
             else:
                 step = new_m * alpha
             step /= denom
-            return var - step, new_m, new_v
+            return xp.subtract(var, step, out=step), new_m, new_v
 
         return update
 
@@ -53,8 +53,15 @@ class AdamOptimizer(Optimizer):
     """Adam (Kingma & Ba) as in TF1: slots ``'m'``, ``'v'`` (``<var>/Adam``, ``<var>/Adam_1``) and the
     non-slot variables ``beta1_power``/``beta2_power``, multiplied by beta1/beta2 after each step."""
 
-    def __init__(self, learning_rate: Any = 0.001, beta1: Any = 0.9, beta2: Any = 0.999, epsilon: Any = 1e-08,
-                 use_locking: bool = False, name: str = "Adam") -> None:
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta1: Any = 0.9,
+        beta2: Any = 0.999,
+        epsilon: Any = 1e-08,
+        use_locking: bool = False,
+        name: str = "Adam",
+    ) -> None:
         super().__init__(use_locking, name)
         self._lr = learning_rate
         self._beta1 = beta1
@@ -83,10 +90,21 @@ class AdamOptimizer(Optimizer):
         m = self.get_slot(var, "m")
         v = self.get_slot(var, "v")
         beta1_power, beta2_power = self._get_beta_accumulators()
-        inputs = [var._ref(), m._ref(), v._ref()] + [
-            self._cast_to(t, var)
-            for t in (beta1_power.value(), beta2_power.value(), self._lr_t, self._beta1_t, self._beta2_t, self._epsilon_t)
-        ] + [grad]
+        inputs = (
+            [var._ref(), m._ref(), v._ref()]
+            + [
+                self._cast_to(t, var)
+                for t in (
+                    beta1_power.value(),
+                    beta2_power.value(),
+                    self._lr_t,
+                    self._beta1_t,
+                    self._beta2_t,
+                    self._epsilon_t,
+                )
+            ]
+            + [grad]
+        )
         return get_default_graph().create_op(
             "ApplyAdam", inputs, {"use_locking": self._use_locking, "use_nesterov": False}, name="ApplyAdam"
         )

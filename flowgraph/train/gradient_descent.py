@@ -20,7 +20,7 @@ class ApplyGradientDescent(ApplyOp):
     def update_fn(self, op, xp):
         def update(var, alpha, delta):
             step = delta * alpha
-            return (var - step,)
+            return (xp.subtract(var, step, out=step),)
 
         return update
 
@@ -42,5 +42,8 @@ class GradientDescentOptimizer(Optimizer):
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
         lr = self._cast_to(self._learning_rate_tensor, var)
         return get_default_graph().create_op(
-            "ApplyGradientDescent", [var._ref(), lr, grad], {"use_locking": self._use_locking}, name="ApplyGradientDescent"
+            "ApplyGradientDescent",
+            [var._ref(), lr, grad],
+            {"use_locking": self._use_locking},
+            name="ApplyGradientDescent",
         )

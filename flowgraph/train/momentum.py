@@ -29,7 +29,7 @@ class ApplyMomentum(ApplyOp):
                 step += acc * momentum * lr
             else:
                 step = acc * lr
-            return var - step, acc
+            return xp.subtract(var, step, out=step), acc
 
         return update
 
@@ -40,8 +40,14 @@ NotDifferentiable("ApplyMomentum")
 class MomentumOptimizer(Optimizer):
     """SGD with momentum; keeps one slot per variable, ``'momentum'`` (variable ``<var>/Momentum``)."""
 
-    def __init__(self, learning_rate: Any, momentum: Any, use_locking: bool = False, name: str = "Momentum",
-                 use_nesterov: bool = False) -> None:
+    def __init__(
+        self,
+        learning_rate: Any,
+        momentum: Any,
+        use_locking: bool = False,
+        name: str = "Momentum",
+        use_nesterov: bool = False,
+    ) -> None:
         super().__init__(use_locking, name)
         self._learning_rate = learning_rate
         self._momentum = momentum
@@ -59,8 +65,13 @@ class MomentumOptimizer(Optimizer):
         mom = self.get_slot(var, "momentum")
         return get_default_graph().create_op(
             "ApplyMomentum",
-            [var._ref(), mom._ref(), self._cast_to(self._learning_rate_tensor, var), grad,
-             self._cast_to(self._momentum_tensor, var)],
+            [
+                var._ref(),
+                mom._ref(),
+                self._cast_to(self._learning_rate_tensor, var),
+                grad,
+                self._cast_to(self._momentum_tensor, var),
+            ],
             {"use_locking": self._use_locking, "use_nesterov": self._use_nesterov},
             name="ApplyMomentum",
         )

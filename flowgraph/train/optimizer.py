@@ -53,11 +53,17 @@ class ApplyOp(OpDef):
         for i in range(self.n_refs):
             ref = ins[i]
             if ref.op.type != "VariableV2":
-                raise TypeError(f"{self.type} needs variables as its first {self.n_refs} inputs; input {i} is {describe(ref)}.")
+                raise TypeError(
+                    f"{self.type} needs variables as its first {self.n_refs} inputs; input {i} is {describe(ref)}."
+                )
             if ref.dtype is not var.dtype:
-                raise TypeError(f"{self.type}: slot {ref.op.name} is {ref.dtype.name} but variable {var.op.name} is {var.dtype.name}.")
+                raise TypeError(
+                    f"{self.type}: slot {ref.op.name} is {ref.dtype.name} but variable {var.op.name} is {var.dtype.name}."
+                )
             if not ref.shape.is_compatible_with(var.shape):
-                raise ValueError(f"{self.type}: slot {ref.op.name} has shape {ref.shape}, variable {var.op.name} {var.shape}.")
+                raise ValueError(
+                    f"{self.type}: slot {ref.op.name} has shape {ref.shape}, variable {var.op.name} {var.shape}."
+                )
         grad_index = self.grad_index % len(ins)
         grad = ins[grad_index]
         if grad.dtype is not var.dtype:
@@ -74,7 +80,9 @@ class ApplyOp(OpDef):
                 continue
             s = ins[i]
             if s.dtype is not var.dtype:
-                raise TypeError(f"{self.type}: hyperparameter {describe(s)} must have the variable's dtype {var.dtype.name}.")
+                raise TypeError(
+                    f"{self.type}: hyperparameter {describe(s)} must have the variable's dtype {var.dtype.name}."
+                )
             if s._dims is not None and len(s._dims) != 0:
                 raise ValueError(f"{self.type}: hyperparameter {describe(s)} is not a scalar.")
         return [(var.dtype, var._dims)]
@@ -92,10 +100,19 @@ class ApplyOp(OpDef):
             grad = args[grad_arg]
             if grad.shape != current[0].shape:
                 raise InvalidArgumentError(
-                    None, op, f"var and grad do not have the same shape{list(current[0].shape)} {list(grad.shape)} "
-                    f"(variable {var_op.name}, op {op.name})"
+                    None,
+                    op,
+                    f"var and grad do not have the same shape{list(current[0].shape)} {list(grad.shape)} "
+                    f"(variable {var_op.name}, op {op.name})",
                 )
-            new = [asarray(v) for v in update(*current, *args)]  # 0-d results come back as NumPy scalars
+            if current[0].ndim == 0:
+                # NumPy turns 0-d results into immutable scalars; update functions use out=, so work in 1-d.
+                current = [c.reshape(1) for c in current]
+                args = list(args)
+                args[grad_arg] = asarray(grad).reshape(1)
+                new = [v.reshape(()) for v in update(*current, *args)]
+            else:
+                new = update(*current, *args)
             for r, value in zip(ref_ops[1:], new[1:]):
                 store[r] = value
             store[var_op] = new[0]
@@ -232,7 +249,9 @@ class Optimizer(abc.ABC):
                 except (TypeError, ValueError):
                     raise TypeError(f"Gradient must be convertible to a Tensor or None: {grad!r}") from None
             if not isinstance(var, Variable):
-                raise TypeError(f"Trying to update unsupported type {var!r}: apply_gradients takes tf.Variable objects.")
+                raise TypeError(
+                    f"Trying to update unsupported type {var!r}: apply_gradients takes tf.Variable objects."
+                )
             converted.append((grad, var))
         var_list = [v for gr, v in converted if gr is not None]
         if not var_list:
@@ -368,10 +387,16 @@ def create_slot(primary: Variable, fill: float, op_name: str) -> Variable:
     with g.as_default(), g.name_scope(None), g.control_dependencies(None):
         if shape.is_fully_defined():
             dims = shape.as_list()
-            init = init_ops.constant_initializer(fill, dtype=dtype) if fill not in (0.0, 1.0) else (
-                init_ops.zeros_initializer(dtype=dtype) if fill == 0.0 else init_ops.ones_initializer(dtype=dtype)
+            init = (
+                init_ops.constant_initializer(fill, dtype=dtype)
+                if fill not in (0.0, 1.0)
+                else (
+                    init_ops.zeros_initializer(dtype=dtype) if fill == 0.0 else init_ops.ones_initializer(dtype=dtype)
+                )
             )
-            return Variable(lambda: init(dims, dtype=dtype), trainable=False, name=f"{primary.op.name}/{op_name}", dtype=dtype)
+            return Variable(
+                lambda: init(dims, dtype=dtype), trainable=False, name=f"{primary.op.name}/{op_name}", dtype=dtype
+            )
 
         def like_primary() -> Tensor:
             base = zeros_like(primary.initial_value) if fill == 0.0 else ones_like(primary.initial_value)
@@ -385,5 +410,9 @@ def _increment(global_step: Any, name: str) -> Tensor:
         return global_step.assign_add(1, name=name)
     if isinstance(global_step, Tensor) and global_step.op.type == "VariableV2":  # get_global_step() by name
         one = convert_to_tensor(1, dtype=global_step.dtype)
-        return get_default_graph().create_op("AssignAdd", [global_step, one], {"validate_shape": True}, name=name).outputs[0]
+        return (
+            get_default_graph()
+            .create_op("AssignAdd", [global_step, one], {"validate_shape": True}, name=name)
+            .outputs[0]
+        )
     raise TypeError(f"global_step must be a tf.Variable (see tf.train.get_or_create_global_step), got {global_step!r}.")

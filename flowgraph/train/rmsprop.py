@@ -73,8 +73,16 @@ class RMSPropOptimizer(Optimizer):
     """RMSProp. Slots: ``'rms'`` (starts at 1, as in TF1), ``'momentum'``, and ``'mg'`` when centered;
     created in that order as ``<var>/RMSProp``, ``<var>/RMSProp_1``[, ``<var>/RMSProp_2``]."""
 
-    def __init__(self, learning_rate: Any, decay: Any = 0.9, momentum: Any = 0.0, epsilon: Any = 1e-10,
-                 use_locking: bool = False, centered: bool = False, name: str = "RMSProp") -> None:
+    def __init__(
+        self,
+        learning_rate: Any,
+        decay: Any = 0.9,
+        momentum: Any = 0.0,
+        epsilon: Any = 1e-10,
+        use_locking: bool = False,
+        centered: bool = False,
+        name: str = "RMSProp",
+    ) -> None:
         super().__init__(use_locking, name)
         self._learning_rate = learning_rate
         self._decay = decay
@@ -98,12 +106,20 @@ class RMSPropOptimizer(Optimizer):
     def _apply_dense(self, grad: Tensor, var: Variable) -> Operation:
         rms = self.get_slot(var, "rms")
         mom = self.get_slot(var, "momentum")
-        hyper = [self._cast_to(t, var) for t in (self._learning_rate_tensor, self._decay_tensor,
-                                                  self._momentum_tensor, self._epsilon_tensor)]
+        hyper = [
+            self._cast_to(t, var)
+            for t in (self._learning_rate_tensor, self._decay_tensor, self._momentum_tensor, self._epsilon_tensor)
+        ]
         attrs = {"use_locking": self._use_locking}
         g = get_default_graph()
         if self._centered:
             mg = self.get_slot(var, "mg")
-            return g.create_op("ApplyCenteredRMSProp", [var._ref(), mg._ref(), rms._ref(), mom._ref(), *hyper, grad],
-                               attrs, name="ApplyCenteredRMSProp")
-        return g.create_op("ApplyRMSProp", [var._ref(), rms._ref(), mom._ref(), *hyper, grad], attrs, name="ApplyRMSProp")
+            return g.create_op(
+                "ApplyCenteredRMSProp",
+                [var._ref(), mg._ref(), rms._ref(), mom._ref(), *hyper, grad],
+                attrs,
+                name="ApplyCenteredRMSProp",
+            )
+        return g.create_op(
+            "ApplyRMSProp", [var._ref(), rms._ref(), mom._ref(), *hyper, grad], attrs, name="ApplyRMSProp"
+        )

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from flowgraph import dtypes as _dtypes
 from flowgraph import logging
 from flowgraph.errors import DataLossError, InvalidArgumentError, NotFoundError
 from flowgraph.graph import GraphKeys, get_default_graph
@@ -95,7 +96,8 @@ def _data_files(prefix: str) -> list[str]:
 def write_checkpoint(prefix: str, values: dict[str, np.ndarray]) -> None:
     """Writes ``values`` (name -> host array) as checkpoint ``prefix``, replacing any older one atomically."""
     names = sorted(values)
-    arrays = {f"t{i}": np.ascontiguousarray(values[n]) for i, n in enumerate(names)}
+    # np.asarray(order="C"), not np.ascontiguousarray: the latter turns 0-d arrays into 1-d ones.
+    arrays = {f"t{i}": np.asarray(values[n], order="C") for i, n in enumerate(names)}
     data_path = f"{prefix}.data-{secrets.token_hex(4)}.npz"
     atomic_write(data_path, lambda f: np.savez(f, **arrays))
     index = {
@@ -136,7 +138,9 @@ class CheckpointReader:
             with open(index_path, "rb") as f:
                 raw = f.read()
         except FileNotFoundError:
-            raise NotFoundError(None, None, f"Failed to find any matching files for {prefix} (no {index_path}).") from None
+            raise NotFoundError(
+                None, None, f"Failed to find any matching files for {prefix} (no {index_path})."
+            ) from None
         try:
             index = json.loads(raw.decode())
             if index.get("format") != _FORMAT:
@@ -144,8 +148,9 @@ class CheckpointReader:
             tensors = index["tensors"]
             data_file = index["data_file"]
             data_size = int(index["data_size"])
-            for name, entry in tensors.items():
+            for entry in tensors.values():
                 entry["key"], entry["dtype"] = str(entry["key"]), np.dtype(entry["dtype"])
+                _dtypes.as_dtype(entry["dtype"])  # a dtype flowgraph has
                 entry["shape"] = tuple(int(d) for d in entry["shape"])
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
             raise DataLossError(None, None, f"Checkpoint index {index_path} is corrupted or truncated: {e}") from None
@@ -160,8 +165,8 @@ class CheckpointReader:
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         return {n: list(e["shape"]) for n, e in self._tensors.items()}
 
-    def get_variable_to_dtype_map(self) -> dict[str, np.dtype]:
-        return {n: e["dtype"] for n, e in self._tensors.items()}
+    def get_variable_to_dtype_map(self) -> dict[str, _dtypes.DType]:
+        return {n: _dtypes.as_dtype(e["dtype"]) for n, e in self._tensors.items()}
 
     def has_tensor(self, name: str) -> bool:
         return name in self._tensors
@@ -180,7 +185,9 @@ class CheckpointReader:
             raise DataLossError(None, None, f"Checkpoint data file {path} (of {self._prefix}) is missing.") from None
         if size != self._data_size:
             raise DataLossError(
-                None, None, f"Checkpoint data file {path} is truncated or corrupted: {size} bytes, the index says {self._data_size}."
+                None,
+                None,
+                f"Checkpoint data file {path} is truncated or corrupted: {size} bytes, the index says {self._data_size}.",
             )
         out = {}
         try:
@@ -204,7 +211,9 @@ def checkpoint_exists(checkpoint_prefix: str) -> bool:
     return os.path.isfile(_index_path(os.fspath(checkpoint_prefix)))
 
 
-def remove_checkpoint(checkpoint_prefix: str, checkpoint_format_version: Any = None, meta_graph_suffix: str = "meta") -> None:
+def remove_checkpoint(
+    checkpoint_prefix: str, checkpoint_format_version: Any = None, meta_graph_suffix: str = "meta"
+) -> None:
     """Deletes the files of one checkpoint (missing files are ignored)."""
     prefix = os.fspath(checkpoint_prefix)
     _remove_quietly(_index_path(prefix))
@@ -219,8 +228,13 @@ def remove_checkpoint(checkpoint_prefix: str, checkpoint_format_version: Any = N
 class CheckpointState:
     """TF's CheckpointState: the newest checkpoint and all kept ones, oldest first."""
 
-    def __init__(self, model_checkpoint_path: str = "", all_model_checkpoint_paths: list[str] | None = None,
-                 all_model_checkpoint_timestamps: list[float] | None = None, last_preserved_timestamp: float = 0.0) -> None:
+    def __init__(
+        self,
+        model_checkpoint_path: str = "",
+        all_model_checkpoint_paths: list[str] | None = None,
+        all_model_checkpoint_timestamps: list[float] | None = None,
+        last_preserved_timestamp: float = 0.0,
+    ) -> None:
         self.model_checkpoint_path = model_checkpoint_path
         self.all_model_checkpoint_paths = list(all_model_checkpoint_paths or [])
         self.all_model_checkpoint_timestamps = list(all_model_checkpoint_timestamps or [])
@@ -229,7 +243,7 @@ class CheckpointState:
     def __repr__(self) -> str:
         return _state_text(self)
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, CheckpointState) and vars(self) == vars(other)
 
 
@@ -276,9 +290,14 @@ def _relative_to(path: str, directory: str) -> str:
     return path
 
 
-def update_checkpoint_state(save_dir: str, model_checkpoint_path: str, all_model_checkpoint_paths: list[str] | None = None,
-                            latest_filename: str | None = None, all_model_checkpoint_timestamps: list[float] | None = None,
-                            last_preserved_timestamp: float | None = None) -> None:
+def update_checkpoint_state(
+    save_dir: str,
+    model_checkpoint_path: str,
+    all_model_checkpoint_paths: list[str] | None = None,
+    latest_filename: str | None = None,
+    all_model_checkpoint_timestamps: list[float] | None = None,
+    last_preserved_timestamp: float | None = None,
+) -> None:
     """Writes ``save_dir/checkpoint`` (atomically); ``model_checkpoint_path`` is always listed last."""
     paths = list(all_model_checkpoint_paths or [])
     if not paths or paths[-1] != model_checkpoint_path:
@@ -358,8 +377,7 @@ def list_variables(ckpt_dir_or_file: str) -> list[tuple[str, list[int]]]:
 
 def load_variable(ckpt_dir_or_file: str, name: str) -> np.ndarray:
     """One saved array."""
-    if name.endswith(":0"):
-        name = name[:-2]
+    name = name.removesuffix(":0")
     return load_checkpoint(ckpt_dir_or_file).get_tensor(name)
 
 
@@ -444,7 +462,7 @@ class Saver:
             return
         if self._var_list_arg is None:
             g = get_default_graph()
-            var_list = g.get_collection(GraphKeys.GLOBAL_VARIABLES) + g.get_collection("saveable_objects")
+            var_list = g.get_collection(GraphKeys.GLOBAL_VARIABLES)
         else:
             var_list = self._var_list_arg
         self._vars = _var_list_to_dict(var_list)
@@ -485,6 +503,8 @@ class Saver:
 
         With ``global_step`` the prefix is ``save_path-<step>``. The ``checkpoint`` state file in the
         same directory then lists this checkpoint last; ``max_to_keep`` deletes the oldest beyond it.
+        No ``.meta`` file is written (flowgraph has no MetaGraphDef): ``write_meta_graph`` and the
+        other MetaGraph arguments are accepted for TF1 compatibility only.
         """
         if self._vars is None:
             raise RuntimeError("`build()` should be called before save if defer_build==True")
@@ -504,9 +524,7 @@ class Saver:
         else:
             checkpoint_file = save_path
             if os.path.basename(save_path) == latest_filename:
-                raise ValueError(
-                    f"'latest_filename' collides with 'save_path': '{latest_filename}' and '{save_path}'"
-                )
+                raise ValueError(f"'latest_filename' collides with 'save_path': '{latest_filename}' and '{save_path}'")
         save_dir = os.path.dirname(save_path)
         if save_dir and not os.path.isdir(save_dir):
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
@@ -577,13 +595,15 @@ class Saver:
         for name, var in self._vars.items():
             if name not in shapes:
                 raise NotFoundError(
-                    None, var.op,
+                    None,
+                    var.op,
                     f"Key {name} not found in checkpoint {save_path} (variable {var.op.name}, created at "
                     f"{var.op.location}). The checkpoint holds: {', '.join(sorted(shapes)) or 'nothing'}.",
                 )
-            if dtypes[name] != var.dtype.np:
+            if dtypes[name] is not var.dtype:
                 raise InvalidArgumentError(
-                    None, var.op,
+                    None,
+                    var.op,
                     f"tensor_name = {name}; expected dtype {var.dtype.name} does not equal original dtype "
                     f"{dtypes[name].name} in checkpoint {save_path} (variable {var.op.name}).",
                 )
@@ -591,9 +611,10 @@ class Saver:
                 self._reshape and var.shape.num_elements() == int(np.prod(shapes[name], dtype=np.int64))
             ):
                 raise InvalidArgumentError(
-                    None, var.op,
-                    f"Assign requires shapes of both tensors to match. lhs shape= {var.shape.as_list()} rhs shape= "
-                    f"{shapes[name]}: variable {var.op.name} vs tensor {name} in checkpoint {save_path}.",
+                    None,
+                    var.op,
+                    f"Restoring variable {var.op.name} from tensor {name} of checkpoint {save_path}: Assign requires "
+                    f"shapes of both tensors to match. lhs shape= {var.shape.as_list()} rhs shape= {shapes[name]}",
                 )
         arrays = reader.read(list(self._vars))
         store = rt.variables

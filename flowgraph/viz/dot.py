@@ -38,6 +38,8 @@ def to_dot(
     *,
     fold_constants: bool = True,
     merge_variables: bool = True,
+    mirror_gradients: bool = True,
+    simplify_control_edges: bool = True,
     edge_labels: bool = True,
     rankdir: str = "auto",
     title: str | None = None,
@@ -45,17 +47,26 @@ def to_dot(
 ) -> graphviz.Digraph:
     """The graph (or the part of it that ``fetches`` need) as a Graphviz digraph.
 
-    ``collapse``: scope names or glob patterns drawn as one node each (a pattern without ``/``
-    also matches a nested scope's last component); ``depth``: scopes nested deeper than this
-    are collapsed too. ``run_metadata``: a traced ``RunMetadata`` (or its ``step_stats``); nodes
-    are then coloured by measured time. ``fold_constants``: a constant read by a single op is
-    written into that op's label instead of being drawn. ``merge_variables``: a Variable's
-    ``read`` snapshot and ``Assign`` initializer are drawn as part of its node. ``rankdir``: "TB", "BT", "LR", "RL" or
-    "auto" (left-to-right only for graphs much wider than deep). ``legend``: add a key of the
-    node kinds (the time scale is always shown with ``run_metadata``).
+    Name scopes become nested clusters. Options:
+
+    - ``collapse``: scope names or glob patterns, each drawn as one node counting its ops (a
+      pattern without ``/`` also matches a nested scope's last component, e.g. ``"*_grad"``).
+    - ``depth``: scopes nested deeper than this are collapsed too (0 collapses every scope).
+    - ``run_metadata``: a traced ``RunMetadata`` (or its ``step_stats``): nodes are coloured
+      pale to deep red by measured time, with the time in their label and a legend.
+    - ``fold_constants``: a constant read by one node (or a scalar read by several) is written
+      into its readers' labels instead of being drawn.
+    - ``merge_variables``: a Variable's ``read`` and ``Assign`` are drawn as part of it, and an
+      optimizer's slot variables as part of the op that updates them.
+    - ``mirror_gradients``: ops under ``gradients/`` are laid out in reverse, so backprop
+      climbs back up beside the forward pass.
+    - ``simplify_control_edges``: control edges already implied by other paths are left out.
+    - ``edge_labels``: label data edges with dtype and static shape, e.g. ``float32 (?, 784)``.
+    - ``rankdir``: "TB", "BT", "LR", "RL" or "auto" (left-to-right only for graphs much wider
+      than deep). ``title``: a caption. ``legend``: add a key of the node kinds.
     """
     view = build_view(graph_or_fetches, collapse=collapse, depth=depth, fold_constants=fold_constants,
-                      merge_variables=merge_variables)
+                      merge_variables=merge_variables, simplify_control_edges=simplify_control_edges)
     times = _node_times(view, run_metadata) if run_metadata is not None else None
     if rankdir == "auto":
         rankdir = "LR" if view.width > 2 * max(view.depth, 1) and view.width > 8 else "TB"
@@ -115,8 +126,15 @@ def to_dot(
             g.subgraph(sub)
 
     fill(dot, "")
+    backward = {n.id for n in view.nodes.values() if style.is_gradient_scope(n.id)} if mirror_gradients else set()
     for e in view.edges:
-        dot.edge(e.src, e.dst, **_edge_attrs(e, edge_labels))
+        attrs = _edge_attrs(e, edge_labels)
+        if not e.control and e.src in backward and e.dst in backward:
+            # Backprop drawn running back up beside the forward pass: each layer's gradient ops
+            # land next to the layer, instead of in a second tall column below the loss.
+            dot.edge(e.dst, e.src, dir="back", **attrs)
+        else:
+            dot.edge(e.src, e.dst, **attrs)
     if scale is not None or legend:
         kinds = [k for k in style.PALETTE if any(n.kind == k for n in view.nodes.values())] if legend else []
         dot.node("__legend__", label=_legend_label(scale, total, kinds), shape="plaintext", style="",
@@ -217,14 +235,28 @@ def _node_label(n: Node, time_line: str | None, color: str) -> str:
     esc = html.escape
     rows = [f"<b>{esc(n.title)}</b>"]
     if n.subtitle and (n.collapsed or not n.title.startswith(n.subtitle)):
-        rows.append(f'<font point-size="8">{esc(n.subtitle)}</font>')
-    for note in n.notes[:4]:
-        rows.append(f'<font point-size="8">{esc(note)}</font>')
-    if len(n.notes) > 4:
-        rows.append(f'<font point-size="8">+{len(n.notes) - 4} constants</font>')
+        rows.append(esc(n.subtitle))
+    if n.slots:
+        rows.append(esc("slots: " + ", ".join(n.slots)))
+    rows.extend(esc(line) for line in _wrap(n.notes, 34, 3))
+    small = [f'<font point-size="8">{r}</font>' for r in rows[1:]]
     if time_line:
-        rows.append(f'<font point-size="10"><b>{esc(time_line)}</b></font>')
-    return "<" + "<br/>".join(rows) + ">"
+        small.append(f'<font point-size="10"><b>{esc(time_line)}</b></font>')
+    return "<" + "<br/>".join(rows[:1] + small) + ">"
+
+
+def _wrap(items: list[str], width: int, max_lines: int) -> list[str]:
+    """Joins short notes with commas into at most ``max_lines`` lines of about ``width`` chars."""
+    lines: list[str] = []
+    for i, item in enumerate(items):
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += ", " + item
+        elif len(lines) == max_lines:
+            lines[-1] += f", +{len(items) - i} more"
+            break
+        else:
+            lines.append(item)
+    return lines
 
 
 def _cluster_attrs(sub: graphviz.Digraph, path: str) -> None:
@@ -260,8 +292,11 @@ def _edge_attrs(e: Edge, labels: bool) -> dict[str, str]:
     if len(e.tensors) > 1:
         attrs["penwidth"] = f"{1.0 + 0.5 * math.log2(len(e.tensors)):.2f}"
     if e.ref:
+        # In-place updates of a variable: drawn, but not allowed to pull the variable down to
+        # the optimizer at the bottom of the drawing.
         attrs["color"] = style.PALETTE[style.VARIABLE][1]
         attrs["style"] = "bold"
+        attrs["constraint"] = "false"
     return attrs
 
 

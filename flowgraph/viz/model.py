@@ -7,6 +7,7 @@ merging the edges of a collapsed scope) plain Python that tests can inspect dire
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ class Node:
     title: str
     subtitle: str = ""
     notes: list[str] = field(default_factory=list)  # folded constants
+    slots: list[str] = field(default_factory=list)  # folded optimizer slot variables
     ops: list[Operation] = field(default_factory=list)
     collapsed: bool = False
     tooltip: str = ""
@@ -114,6 +116,7 @@ def build_view(
     depth: int | None = None,
     fold_constants: bool = True,
     merge_variables: bool = True,
+    simplify_control_edges: bool = True,
 ) -> View:
     """Decides nodes, clusters and edges; see ``flowgraph.viz.to_dot`` for the options."""
     graph, ops = select_ops(graph_or_fetches)
@@ -132,9 +135,10 @@ def build_view(
     owner: dict[Operation, Operation] = {}
     if merge_variables:
         for op in ops:
-            if op.type in ("Identity", "Assign") and style.op_kind(op) == style.VARIABLE and op.inputs[0].op in picked:
-                if op.name in (op.inputs[0].op.name + "/read", op.inputs[0].op.name + "/Assign"):
-                    owner[op] = op.inputs[0].op
+            var = op.inputs[0].op if op.inputs else None
+            if (op.type in ("Identity", "Assign") and style.op_kind(op) == style.VARIABLE and var in picked
+                    and op.name in (var.name + "/read", var.name + "/Assign")):
+                owner[op] = var
 
     def collapsed_scope(path: str) -> str | None:
         """The outermost collapsed scope containing ``path`` (itself included), if any."""
@@ -172,47 +176,126 @@ def build_view(
         nodes[rep[var]].ops.append(op)
         if rep[var] == var.name:
             nodes[var.name].tooltip += f"  [drawn with {op.name}]"
+    if merge_variables:
+        _fold_slots(nodes, ops, rep)
 
-    # Constants read by exactly one op vanish into that op's label.
+    # A constant read by one node, or a scalar read by several, vanishes into its readers' labels.
     folded: set[Operation] = set()
     if fold_constants:
         for op in ops:
-            if op.type != "Const" or rep[op] != op.name:
+            if op.type != "Const" or rep[op] != op.name or op.control_inputs:
                 continue
-            readers = {c for t in op.outputs for c in t.consumers() if c in picked}
-            ctl = [c for c in op._control_outputs if c in picked]
-            if len(readers) != 1 or ctl or op.control_inputs:
+            readers = dict.fromkeys(rep[c] for t in op.outputs for c in t.consumers() if c in picked)
+            if not readers or any(c in picked for c in op._control_outputs):
                 continue
-            (reader,) = readers
+            dims = op.outputs[0]._dims
+            if len(readers) > 1 and (dims is None or any(d != 1 for d in dims)):
+                continue
             folded.add(op)
             del nodes[op.name]
-            target = nodes[rep[reader]]
-            if not target.collapsed:
-                target.notes.append(_const_note(op))
+            note = _const_note(op)
+            for r in readers:
+                if not nodes[r].collapsed and note not in nodes[r].notes:
+                    nodes[r].notes.append(note)
+
+    if merge_variables:
+        _seat_variables_with_readers(nodes, ops, rep, owner)
 
     for n in nodes.values():
         if n.collapsed:
             _finish_collapsed(n)
 
     edges = _edges(ops, picked, rep, folded)
+    if simplify_control_edges:
+        edges = _drop_implied_control_edges(edges)
     clusters = _clusters(nodes)
     d, w = _extent(ops, folded)
     return View(graph, nodes, edges, clusters, d, w)
 
 
+def _fold_slots(nodes: dict[str, Node], ops: list[Operation], rep: dict) -> None:
+    """Draws optimizer slots (variables only updated in place, by one node) inside that node."""
+    refs: dict[str, set[tuple[str, bool]]] = {}
+    for op in ops:
+        ref_idx = getattr(op._opdef, "ref_inputs", ())
+        for i, t in enumerate(op.inputs):
+            src = rep.get(t.op)
+            if src is not None and src != rep[op]:
+                refs.setdefault(src, set()).add((rep[op], i in ref_idx))
+        for c in op.control_inputs:
+            if rep.get(c) is not None and rep[c] != rep[op]:
+                refs.setdefault(rep[c], set()).add((rep[op], False))
+    for name, readers in refs.items():
+        n = nodes.get(name)
+        if n is None or n.collapsed or n.kind != style.VARIABLE or n.ops[0].type not in ("VariableV2", "Variable"):
+            continue
+        if any(op.type == "Assign" for op in n.ops):  # its initializer is drawn: keep it visible
+            continue
+        if len(readers) != 1:
+            continue
+        ((target, by_ref),) = readers
+        if not by_ref:
+            continue
+        t = nodes[target]
+        for op in n.ops:
+            rep[op] = target
+        t.ops.extend(n.ops)
+        if not t.collapsed:
+            t.slots.append(n.title)
+            t.tooltip += f"  [updates slot {name}]"
+        del nodes[name]
+
+
+def _seat_variables_with_readers(nodes: dict[str, Node], ops: list[Operation], rep: dict, owner: dict) -> None:
+    """Draws a variable read only inside one other scope in that scope (an optimizer's slots).
+
+    Otherwise ``conv1/weights/Adam``, read only by ``Adam/update_conv1/...``, would stretch the
+    ``conv1`` cluster from the forward pass down to the updates at the bottom of the drawing.
+    """
+    readers: dict[str, set[str]] = {}
+    for op in ops:
+        for t in op.inputs:
+            src = owner.get(t.op, t.op)
+            if src in rep and rep[src] == src.name and rep[op] != src.name:
+                readers.setdefault(src.name, set()).add(rep[op])
+    for name, rs in readers.items():
+        n = nodes.get(name)
+        if n is None or n.kind != style.VARIABLE or n.ops[0].inputs:
+            continue
+        homes = [nodes[r].cluster for r in rs]
+        common = homes[0].split("/") if homes[0] else []
+        for h in homes[1:]:
+            parts = h.split("/") if h else []
+            k = 0
+            while k < min(len(common), len(parts)) and common[k] == parts[k]:
+                k += 1
+            common = common[:k]
+        lca = "/".join(common)
+        if lca and not (n.cluster == lca or n.cluster.startswith(lca + "/")):
+            n.cluster = lca
+
+
 def _finish_collapsed(n: Node) -> None:
     """Kind, title and count of a collapsed scope: named after its op when the scope is an op's."""
     path = n.id[:-1]
-    anchor = next((op for op in n.ops if op.name == path), None)
-    kinds = [style.op_kind(op) for op in n.ops]
+    own = [op for op in n.ops if op.name == path or op.name.startswith(path + "/")]
+    slots = len(n.ops) - len(own)  # optimizer slots folded in from elsewhere
+    anchor = next((op for op in own if op.name == path), None)
+    kinds = [style.op_kind(op) for op in own]
     if anchor is not None:
         n.kind = style.op_kind(anchor)
-        extra = len(n.ops) - 1
-        n.subtitle = anchor.type + (f" (+{extra} op{'s' if extra != 1 else ''})" if extra else "")
+        extra = len(own) - 1
+        n.subtitle = anchor.type + (f" (+{_count(extra, 'op')})" if extra else "")
     else:
         n.kind = style.GRADIENT if style.is_gradient_scope(path) else max(set(kinds), key=kinds.count)
-        n.subtitle = f"{len(n.ops)} op{'s' if len(n.ops) != 1 else ''}"
-    n.tooltip = f"{path}/ ({len(n.ops)} ops, collapsed)"
+        n.subtitle = _count(len(own), "op")
+    if slots:
+        n.subtitle += f" + {_count(slots, 'slot')}"
+    n.tooltip = f"{path}/ ({n.subtitle}, collapsed)"
+
+
+def _count(k: int, noun: str) -> str:
+    return f"{k} {noun}{'' if k == 1 else 's'}"
 
 
 def _edges(ops: list[Operation], picked: set, rep: dict, folded: set) -> list[Edge]:
@@ -243,6 +326,39 @@ def _edges(ops: list[Operation], picked: set, rep: dict, folded: set) -> list[Ed
             if src != dst and (src, dst) not in control:
                 control[(src, dst)] = Edge(src, dst, control=True)
     return list(data.values()) + list(control.values())
+
+
+def _drop_implied_control_edges(edges: list[Edge]) -> list[Edge]:
+    """Drops a control edge u -> v when v is reached from u along other edges anyway.
+
+    An optimizer's final NoOp waits on every update and on the ops that wait on them; drawing
+    only the edges that add ordering turns that fan of dashed lines into a few.
+    """
+    succ: dict[str, list[str]] = {}
+    for e in edges:
+        succ.setdefault(e.src, []).append(e.dst)
+
+    def reachable_without(u: str, v: str) -> bool:
+        seen = set()
+        stack = [w for w in succ.get(u, ()) if w != v]
+        while stack:
+            w = stack.pop()
+            if w == v:
+                return True
+            if w in seen:
+                continue
+            seen.add(w)
+            stack.extend(succ.get(w, ()))
+        return False
+
+    data = {(e.src, e.dst) for e in edges if not e.control}
+    kept = []
+    for e in edges:
+        if e.control and ((e.src, e.dst) in data or reachable_without(e.src, e.dst)):
+            succ[e.src].remove(e.dst)
+            continue
+        kept.append(e)
+    return kept
 
 
 def _clusters(nodes: dict[str, Node]) -> set[str]:
@@ -298,4 +414,6 @@ def _const_note(op: Operation) -> str:
 
 def _op_tooltip(op: Operation) -> str:
     outs = ", ".join(f"{t.dtype.name} {style.fmt_shape(t._dims)}" for t in op.outputs)
-    return f"{op.name} = {op.type}   -> {outs or 'no outputs'}   (created at {op.location})"
+    file, line, _ = op.traceback
+    # The file's name only: drawings get shared, the absolute paths of one's machine need not be.
+    return f"{op.name} = {op.type}   -> {outs or 'no outputs'}   (created at {os.path.basename(file)}:{line})"

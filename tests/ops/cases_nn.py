@@ -4,7 +4,7 @@ import numpy as np
 from op_case import OpCase, randn, uniform
 
 import flowgraph as tf
-import flowgraph.nn  # noqa: F401 - makes tf.nn available before the lead exports it
+import flowgraph.nn  # makes tf.nn available before the lead exports it
 from flowgraph.ops import nn
 from flowgraph.ops.op_helpers import make_op
 
@@ -30,7 +30,9 @@ def np_log_softmax(x, axis=-1):
 def np_bn(x, scale, offset, mean, var, eps, c_axis):
     shp = [1] * x.ndim
     shp[c_axis] = -1
-    r = lambda v: v.reshape(shp)  # noqa: E731
+    def r(v):
+        return v.reshape(shp)
+
     return (x - r(mean)) / np.sqrt(r(var) + eps) * r(scale) + r(offset)
 
 
@@ -87,6 +89,13 @@ CASES = [
            lambda lab, x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=x),
            [np.array([[0, 3], [2, 1]], np.int64), randn(2, 2, 4)],
            lambda lab, x: -np.take_along_axis(np_log_softmax(x), lab[..., None], -1)[..., 0]),
+    OpCase("sigmoid_xent", lambda z, x: tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x),
+           [uniform(0, 1, 3, 4, seed=1), away(randn(3, 4) * 3)],
+           lambda z, x: np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x))), second_order=True),
+    OpCase("weighted_xent", lambda z, x: tf.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=2.5),
+           [uniform(0, 1, 4, 3, seed=1), away(randn(4, 3) * 3)],
+           lambda z, x: -(2.5 * z * np.log(1 / (1 + np.exp(-x))) + (1 - z) * np.log(1 - 1 / (1 + np.exp(-x)))),
+           second_order=True),
     # bias_add
     OpCase("bias_add_nhwc", lambda x, b: tf.nn.bias_add(x, b), [randn(2, 3, 4, 5), randn(5, seed=1)],
            lambda x, b: x + b, second_order=True),
@@ -106,15 +115,30 @@ CASES = [
            [np.array([[0.1, 0.5, 0.5, 0.2], [0.9, 0.8, 0.7, 0.6], [0.3, 0.3, 0.3, 0.3]], np.float32),
             np.array([3, 2, 1], np.int32)],
            lambda p, t: np.array([False, False, True]), grad=False),
+    # moments and (composite) batch normalization
+    OpCase("moments", lambda x: list(tf.nn.moments(x, axes=[0, 2])), [randn(3, 4, 5)],
+           lambda x: [x.mean((0, 2)), x.var((0, 2))]),  # TF1's stop_gradient(mean) makes 2nd order inexact
+    OpCase("moments_keep_dims", lambda x: list(tf.nn.moments(x, axes=[1], keep_dims=True)), [randn(3, 4)],
+           lambda x: [x.mean(1, keepdims=True), x.var(1, keepdims=True)]),
+    OpCase("batch_normalization",
+           lambda x, m, v, o, s: tf.nn.batch_normalization(x, m, v, o, s, 1e-3),
+           [randn(4, 3), randn(3, seed=1), uniform(0.5, 2, 3, seed=2), randn(3, seed=3), randn(3, seed=4)],
+           lambda x, m, v, o, s: (x - m) / np.sqrt(v + 1e-3) * s + o, second_order=True),
+    OpCase("batch_normalization_no_scale_offset",
+           lambda x, m, v: tf.nn.batch_normalization(x, m, v, None, None, 1e-3),
+           [randn(4, 3), randn(3, seed=1), uniform(0.5, 2, 3, seed=2)],
+           lambda x, m, v: (x - m) / np.sqrt(v + 1e-3)),
+    OpCase("l2_normalize", lambda x: tf.nn.l2_normalize(x, axis=1), [randn(3, 4)],
+           lambda x: x / np.sqrt((x * x).sum(1, keepdims=True)), second_order=True),
     # fused batch norm
     OpCase("fused_batch_norm_nhwc",
            lambda x, s, o: nn.fused_batch_norm(x, s, o)[0],
            [randn(4, 3, 2, 5), uniform(0.5, 1.5, 5, seed=1), randn(5, seed=2)],
-           lambda x, s, o: np_bn_train(x, s, o, 3)[0], grad_rtol=1e-4),
+           lambda x, s, o: np_bn_train(x, s, o, 3)[0], second_order=True),
     OpCase("fused_batch_norm_nchw",
            lambda x, s, o: nn.fused_batch_norm(x, s, o, data_format="NCHW")[0],
            [randn(4, 3, 2, 5), uniform(0.5, 1.5, 3, seed=1), randn(3, seed=2)],
-           lambda x, s, o: np_bn_train(x, s, o, 1)[0]),
+           lambda x, s, o: np_bn_train(x, s, o, 1)[0], second_order=True),
     OpCase("fused_batch_norm_stats",
            lambda x, s, o: list(nn.fused_batch_norm(x, s, o, epsilon=0.01)),
            [randn(3, 2, 2, 4), uniform(0.5, 1.5, 4, seed=1), randn(4, seed=2)],
@@ -123,5 +147,5 @@ CASES = [
            lambda x, s, o, m, v: list(nn.fused_batch_norm(x, s, o, m, v, is_training=False)),
            [randn(2, 3, 2, 4), uniform(0.5, 1.5, 4, seed=1), randn(4, seed=2), randn(4, seed=3),
             uniform(0.5, 2, 4, seed=4)],
-           lambda x, s, o, m, v: [np_bn(x, s, o, m, v, 0.001, 3), m, v], grad_inputs=(0, 1, 2)),
+           lambda x, s, o, m, v: [np_bn(x, s, o, m, v, 0.001, 3), m, v], grad_inputs=(0, 1, 2), second_order=True),
 ]

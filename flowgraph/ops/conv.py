@@ -1,0 +1,1091 @@
+"""Convolution and pooling: ``Conv2D`` with its two backprop ops, ``MaxPool``/``AvgPool`` and gradients.
+
+Kernels compute in NHWC (NCHW is viewed as NHWC on entry and transposed back on exit) on two ideas:
+
+- im2col: a stride-trick view of the (padded) input copied once into a patches matrix, then one GEMM
+  over the whole batch; ``Conv2DBackpropFilter`` reuses the forward's patches when both run in the
+  same ``Session.run``;
+- window taps: pooling and col2im loop over the KH*KW window offsets only, each step one ufunc on
+  strided views of the whole batch (never a loop over images or pixels).
+
+Output size per spatial dim (F filter size, D dilation, S stride, W input size):
+VALID ``ceil((W - (F-1)D) / S)``; SAME ``ceil(W / S)``, padded by
+``pad_total = max((out - 1) S + (F - 1) D + 1 - W, 0)``, ``pad_total // 2`` of it before;
+explicit ``(W + P_before + P_after - (F-1)D - 1) // S + 1``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+from flowgraph import dtypes as _dtypes
+from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
+from flowgraph.ops.array import _dims_from_shape_tensor, expand_dims, shape, squeeze
+from flowgraph.ops.op_helpers import describe
+from flowgraph.registry import OpDef, register_op
+
+_FORMATS = ("NHWC", "NCHW")
+_PADDINGS = ("SAME", "VALID")
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribute normalisation (the Python front ends)
+# ---------------------------------------------------------------------------------------------
+def _spatial_index(data_format: str) -> tuple[int, int, int]:
+    """(height axis, width axis, channel axis) of a 4-D tensor in ``data_format``."""
+    return (1, 2, 3) if data_format == "NHWC" else (2, 3, 1)
+
+
+def _check_format(data_format: Any) -> str:
+    if data_format not in _FORMATS:
+        raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}.")
+    return data_format
+
+
+def _get_sequence(value: Any, name: str, data_format: str) -> list[int]:
+    """An int or a list of 1, 2 or 4 ints as 4 ints in ``data_format`` order (batch, channel = 1)."""
+    if value is None:
+        raise ValueError(f"{name} must be given (an int or a list of 1, 2 or 4 ints).")
+    seq = [value] if isinstance(value, int | np.integer) else [int(v) for v in np.asarray(value).ravel()]
+    if len(seq) == 4:
+        return seq
+    if len(seq) == 1:
+        seq = seq * 2
+    elif len(seq) != 2:
+        raise ValueError(f"{name} should be of length 1, 2 or 4 but was {len(seq)}: {value!r}.")
+    return [1, seq[0], seq[1], 1] if data_format == "NHWC" else [1, 1, seq[0], seq[1]]
+
+
+def _padding_attrs(padding: Any, data_format: str) -> tuple[str, list[int]]:
+    """``'SAME'``/``'VALID'``, or 4 explicit ``[before, after]`` pairs in ``data_format`` order."""
+    if isinstance(padding, str):
+        if padding not in _PADDINGS:
+            raise ValueError(f"padding must be 'SAME' or 'VALID' (or a list of explicit paddings), got {padding!r}.")
+        return padding, []
+    if isinstance(padding, list | tuple):
+        pairs = [list(p) if isinstance(p, list | tuple) else None for p in padding]
+        if len(pairs) != 4 or any(p is None or len(p) != 2 for p in pairs):
+            raise ValueError(
+                f"Explicit padding must be a list of 4 [before, after] pairs in {data_format} order, got {padding!r}."
+            )
+        flat = [int(v) for p in pairs for v in p]
+        if any(v < 0 for v in flat):
+            raise ValueError(f"Explicit paddings must be non-negative, got {padding!r}.")
+        h, w, c = _spatial_index(data_format)
+        if flat[0] or flat[1] or flat[2 * c] or flat[2 * c + 1]:
+            raise ValueError(f"Explicit padding of the batch and channel dimensions must be 0, got {padding!r}.")
+        return "EXPLICIT", flat
+    raise ValueError(f"padding must be 'SAME', 'VALID' or a list of explicit paddings, got {padding!r}.")
+
+
+def _conv_attrs(strides: Any, padding: Any, data_format: Any, dilations: Any, use_cudnn_on_gpu: Any = True) -> dict:
+    fmt = _check_format(data_format)
+    pad, explicit = _padding_attrs(padding, fmt)
+    return {
+        "strides": _get_sequence(strides, "strides", fmt),
+        "padding": pad,
+        "explicit_paddings": explicit,
+        "data_format": fmt,
+        "dilations": _get_sequence(1 if dilations is None else dilations, "dilations", fmt),
+        "use_cudnn_on_gpu": bool(use_cudnn_on_gpu),
+    }
+
+
+def _pool_attrs(ksize: Any, strides: Any, padding: Any, data_format: Any) -> dict:
+    fmt = _check_format(data_format)
+    if not isinstance(padding, str) or padding not in _PADDINGS:
+        raise ValueError(f"padding must be 'SAME' or 'VALID' for pooling, got {padding!r}.")
+    return {
+        "ksize": _get_sequence(ksize, "ksize", fmt),
+        "strides": _get_sequence(strides, "strides", fmt),
+        "padding": padding,
+        "data_format": fmt,
+    }
+
+
+def _alias(primary: Any, alias: Any, primary_name: str, alias_name: str) -> Any:
+    """TF1's deprecated argument pairs (``filter``/``filters``, ``value``/``input``): exactly one may be set."""
+    if primary is not None and alias is not None:
+        raise ValueError(f"Cannot specify both '{primary_name}' and '{alias_name}'.")
+    if primary is None and alias is None:
+        raise ValueError(f"Either '{primary_name}' or '{alias_name}' must be given.")
+    return primary if primary is not None else alias
+
+
+# ---------------------------------------------------------------------------------------------
+# Window geometry
+# ---------------------------------------------------------------------------------------------
+def _out_and_pad(n: int, k: int, s: int, d: int, mode: str, explicit: tuple[int, int], op_type: str) -> tuple[int, int]:
+    """(output size, padding before) of one spatial axis; raises when the window does not fit."""
+    eff = (k - 1) * d + 1
+    if mode == "SAME":
+        out = -(-n // s)
+        return out, max((out - 1) * s + eff - n, 0) // 2
+    before, after = explicit if mode == "EXPLICIT" else (0, 0)
+    avail = n + before + after
+    if avail < eff:
+        raise ValueError(f"Negative dimension size caused by subtracting {eff} from {avail} for '{op_type}'")
+    return (avail - eff) // s + 1, before
+
+
+class _Axis:
+    """One spatial axis of a window op: sizes, and per window tap the output and input slices it pairs.
+
+    Tap ``t`` reads input ``o*S + t*D - pad`` for output ``o``; taps are clipped to the outputs whose
+    input is in range, so padding never needs materialising for pooling and col2im.
+    """
+
+    __slots__ = ("n_in", "k", "s", "d", "n_out", "pad", "span", "taps", "counts")
+
+    def __init__(self, n_in: int, k: int, s: int, d: int, mode: str, explicit: tuple[int, int], op_type: str) -> None:
+        self.n_in, self.k, self.s, self.d = n_in, k, s, d
+        self.n_out, self.pad = _out_and_pad(n_in, k, s, d, mode, explicit, op_type)
+        self.span = (self.n_out - 1) * s + (k - 1) * d + 1  # padded extent the windows read
+        self.taps: list[tuple[slice, slice, bool] | None] = []
+        counts = np.zeros(self.n_out, np.int64)
+        for t in range(k):
+            off = t * d - self.pad
+            lo = max(0, (s - 1 - off) // s)
+            hi = min(self.n_out - 1, (n_in - 1 - off) // s)
+            if hi < lo:
+                self.taps.append(None)
+                continue
+            self.taps.append((slice(lo, hi + 1), slice(lo * s + off, hi * s + off + 1, s), lo == 0 and hi == self.n_out - 1))
+            counts[lo : hi + 1] += 1
+        self.counts = counts
+
+
+class _Geometry:
+    """The spatial geometry of one op's attributes, resolved per input size (cached: sizes rarely change)."""
+
+    def __init__(self, op_type: str, attrs: dict, window: list[int] | None = None) -> None:
+        h, w, _ = _spatial_index(attrs["data_format"])
+        self.op_type = op_type
+        self.strides = (attrs["strides"][h], attrs["strides"][w])
+        dil = attrs.get("dilations", [1, 1, 1, 1])
+        self.dilations = (dil[h], dil[w])
+        self.mode = attrs["padding"]
+        ex = attrs.get("explicit_paddings") or [0] * 8
+        self.explicit = ((ex[2 * h], ex[2 * h + 1]), (ex[2 * w], ex[2 * w + 1]))
+        self.window = None if window is None else (window[h], window[w])
+        self._cache: dict[tuple, tuple[_Axis, _Axis]] = {}
+
+    def axes(self, n_h: int, n_w: int, k_h: int | None = None, k_w: int | None = None) -> tuple[_Axis, _Axis]:
+        if k_h is None:
+            k_h, k_w = self.window
+        key = (n_h, n_w, k_h, k_w)
+        got = self._cache.get(key)
+        if got is None:
+            got = (
+                _Axis(n_h, k_h, self.strides[0], self.dilations[0], self.mode, self.explicit[0], self.op_type),
+                _Axis(n_w, k_w, self.strides[1], self.dilations[1], self.mode, self.explicit[1], self.op_type),
+            )
+            self._cache[key] = got
+        return got
+
+
+def _static_out(n: int | None, k: int | None, s: int, d: int, mode: str, explicit: tuple[int, int], op_type: str,
+                what: str) -> int | None:
+    if n is None or k is None:
+        return None
+    try:
+        return _out_and_pad(n, k, s, d, mode, explicit, op_type)[0]
+    except ValueError as e:
+        raise ValueError(f"{e} with {what}.") from None
+
+
+def _taps(gh: _Axis, gw: _Axis) -> list[tuple]:
+    """The (kh, kw, out_h, out_w, in_h, in_w, full) window taps in row-major order (TF's scan order)."""
+    out = []
+    for kh, th in enumerate(gh.taps):
+        if th is None:
+            continue
+        for kw, tw in enumerate(gw.taps):
+            if tw is not None:
+                out.append((kh, kw, th[0], tw[0], th[1], tw[1], th[2] and tw[2]))
+    return out
+
+
+def _overlapping(gh: _Axis, gw: _Axis) -> bool:
+    """True when some input position lies in two windows (then tap contributions must be added)."""
+    return (gh.k - 1) * gh.d + 1 > gh.s or (gw.k - 1) * gw.d + 1 > gw.s
+
+
+# ---------------------------------------------------------------------------------------------
+# NHWC kernels
+# ---------------------------------------------------------------------------------------------
+def _to_nhwc(x: Any, nchw: bool) -> Any:
+    return x.transpose(0, 2, 3, 1) if nchw else x
+
+
+def _from_nhwc(xp: Any, y: Any, nchw: bool) -> Any:
+    return xp.ascontiguousarray(y.transpose(0, 3, 1, 2)) if nchw else y
+
+
+def _padded(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
+    """``x`` zero-padded to exactly the extent its windows read (``x`` itself when none is needed)."""
+    n, h, w, c = x.shape
+    if gh.pad == 0 and gw.pad == 0 and gh.span <= h and gw.span <= w:
+        return x
+    out = xp.empty((n, gh.span, gw.span, c), dtype=x.dtype)
+    rh, rw = min(h, gh.span - gh.pad), min(w, gw.span - gw.pad)
+    out[:, : gh.pad] = 0
+    out[:, gh.pad + rh :] = 0
+    out[:, gh.pad : gh.pad + rh, : gw.pad] = 0
+    out[:, gh.pad : gh.pad + rh, gw.pad + rw :] = 0
+    out[:, gh.pad : gh.pad + rh, gw.pad : gw.pad + rw] = x[:, :rh, :rw]
+    return out
+
+
+def _taps_first(c: int) -> bool:
+    """Single-channel inputs use a (taps, patches) matrix: its copy moves whole image rows, not C floats."""
+    return c == 1
+
+
+def _patches(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
+    """im2col: (N*OH*OW, KH*KW*C) patches, or (KH*KW*C, N*OH*OW) when ``_taps_first``; one strided copy."""
+    xp_ = _padded(xp, x, gh, gw)
+    n, c = x.shape[0], x.shape[3]
+    sn, sh, sw, sc = xp_.strides
+    view_strides = (sn, sh * gh.s, sw * gw.s, sh * gh.d, sw * gw.d, sc)
+    as_strided = xp.lib.stride_tricks.as_strided
+    if _taps_first(c):
+        v = as_strided(xp_, (gh.k, gw.k, c, n, gh.n_out, gw.n_out), view_strides[3:] + view_strides[:3])
+        return v.reshape(gh.k * gw.k * c, n * gh.n_out * gw.n_out)
+    v = as_strided(xp_, (n, gh.n_out, gw.n_out, gh.k, gw.k, c), view_strides)
+    return v.reshape(n * gh.n_out * gw.n_out, gh.k * gw.k * c)
+
+
+def _conv_forward(xp: Any, x: Any, w: Any, gh: _Axis, gw: _Axis) -> tuple[Any, Any]:
+    """out[n, i, j, o] = sum_{a, b, c} x[n, i*S + a*D - P, j*S + b*D - P, c] w[a, b, c, o] as one GEMM."""
+    cols = _patches(xp, x, gh, gw)
+    w2 = w.reshape(-1, w.shape[3])
+    out = cols.T @ w2 if _taps_first(x.shape[3]) else cols @ w2
+    return out.reshape(x.shape[0], gh.n_out, gw.n_out, w.shape[3]), cols
+
+
+def _conv_filter_grad(xp: Any, x: Any, g: Any, gh: _Axis, gw: _Axis, cols: Any = None) -> Any:
+    """dW[a, b, c, o] = sum_{n, i, j} patches[(n, i, j), (a, b, c)] g[n, i, j, o] as one GEMM."""
+    c, o = x.shape[3], g.shape[3]
+    if cols is None:
+        cols = _patches(xp, x, gh, gw)
+    g2 = g.reshape(-1, o)
+    dw = cols @ g2 if _taps_first(c) else cols.T @ g2
+    return dw.reshape(gh.k, gw.k, c, o)
+
+
+def _conv_input_grad(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any:
+    """col2im: dx[n, i*S + a*D - P, j*S + b*D - P, c] += sum_o g[n, i, j, o] w[a, b, c, o], one GEMM per tap."""
+    n, h, wd, c = x_shape
+    o = w.shape[3]
+    g2 = g.reshape(-1, o)
+    dx = xp.zeros((n, h, wd, c), dtype=g.dtype)
+    for kh, kw, oh, ow, ih, iw, _ in _taps(gh, gw):
+        contrib = (g2 @ w[kh, kw].T).reshape(n, gh.n_out, gw.n_out, c)
+        dx[:, ih, iw] += contrib[:, oh, ow]
+    return dx
+
+
+def _lowest(dtype: Any) -> Any:
+    return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
+
+
+def _max_pool(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
+    """out[n, i, j, c] = max over window taps (a, b) of x[n, i*S + a - P, j*S + b - P, c] (padding ignored)."""
+    taps = _taps(gh, gw)
+    first = next((t for t in taps if t[6]), None)
+    if first is None:
+        out = xp.full((x.shape[0], gh.n_out, gw.n_out, x.shape[3]), _lowest(x.dtype), dtype=x.dtype)
+    else:
+        out = x[:, first[4], first[5]].copy()
+    for t in taps:
+        if t is not first:
+            o = out[:, t[2], t[3]]
+            xp.maximum(o, x[:, t[4], t[5]], out=o)
+    return out
+
+
+def _first_max_masks(xp: Any, x: Any, y: Any, gh: _Axis, gw: _Axis):
+    """Yields (tap, mask): mask marks outputs whose first maximum (row-major window order) is at this tap."""
+    taps = _taps(gh, gw)
+    taken = xp.zeros(y.shape, dtype=bool)
+    for i, t in enumerate(taps):
+        m = x[:, t[4], t[5]] == y[:, t[2], t[3]]
+        tk = taken[:, t[2], t[3]]
+        if i:
+            m = xp.greater(m, tk)  # m and not taken
+        if i < len(taps) - 1:
+            xp.logical_or(tk, m, out=tk)
+        yield t, m
+
+
+def _max_pool_grad(xp: Any, x: Any, y: Any, g: Any, gh: _Axis, gw: _Axis) -> Any:
+    """Routes each output gradient to the first maximum of its window, as TF does on ties."""
+    dx = xp.zeros(x.shape, dtype=g.dtype)
+    overlap = _overlapping(gh, gw)
+    for t, m in _first_max_masks(xp, x, y, gh, gw):
+        d = dx[:, t[4], t[5]]
+        if overlap:
+            d += m * g[:, t[2], t[3]]
+        else:
+            xp.multiply(m, g[:, t[2], t[3]], out=d)
+    return dx
+
+
+def _max_pool_grad_grad(xp: Any, x: Any, y: Any, gg: Any, gh: _Axis, gw: _Axis) -> Any:
+    """out[n, i, j, c] = gg at the first maximum of window (i, j): the adjoint of ``_max_pool_grad``."""
+    out = xp.zeros(y.shape, dtype=gg.dtype)
+    for t, m in _first_max_masks(xp, x, y, gh, gw):
+        xp.copyto(out[:, t[2], t[3]], gg[:, t[4], t[5]], where=m)
+    return out
+
+
+def _avg_counts(xp: Any, gh: _Axis, gw: _Axis, dtype: Any) -> Any:
+    """How many real (unpadded) inputs each window averages: a scalar for VALID, (OH, OW, 1) for SAME."""
+    if gh.counts.min() == gh.counts.max() and gw.counts.min() == gw.counts.max():
+        return int(gh.counts[0] * gw.counts[0]) if gh.n_out and gw.n_out else 1
+    return xp.asarray((gh.counts[:, None, None] * gw.counts[None, :, None]).astype(dtype))
+
+
+def _avg_pool(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
+    """out[n, i, j, c] = mean of x over the window's in-range taps (SAME never averages padding)."""
+    taps = _taps(gh, gw)
+    first = next((t for t in taps if t[6]), None)
+    if first is None:
+        out = xp.zeros((x.shape[0], gh.n_out, gw.n_out, x.shape[3]), dtype=x.dtype)
+    else:
+        out = x[:, first[4], first[5]].copy()
+    for t in taps:
+        if t is not first:
+            out[:, t[2], t[3]] += x[:, t[4], t[5]]
+    out /= _avg_counts(xp, gh, gw, x.dtype)
+    return out
+
+
+def _avg_pool_grad(xp: Any, g: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any:
+    """Spreads g / count evenly over each window's in-range inputs."""
+    gs = g / _avg_counts(xp, gh, gw, g.dtype)
+    dx = xp.zeros(x_shape, dtype=g.dtype)
+    overlap = _overlapping(gh, gw)
+    for t in _taps(gh, gw):
+        if overlap:
+            dx[:, t[4], t[5]] += gs[:, t[2], t[3]]
+        else:
+            dx[:, t[4], t[5]] = gs[:, t[2], t[3]]
+    return dx
+
+
+# ---------------------------------------------------------------------------------------------
+# Patches shared between Conv2D and its Conv2DBackpropFilter within one run
+# ---------------------------------------------------------------------------------------------
+class _PatchCell:
+    """The forward's patches, kept for the filter gradient of the same plan (taken once, then dropped)."""
+
+    __slots__ = ("wanted", "entry")
+
+    def __init__(self) -> None:
+        self.wanted = False
+        self.entry: tuple | None = None
+
+
+_CELLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CELLS_LOCK = threading.Lock()
+
+
+def _cells_of(rt: Any) -> dict:
+    with _CELLS_LOCK:
+        d = _CELLS.get(rt)
+        if d is None:
+            d = _CELLS[rt] = {}
+        return d
+
+
+def _forward_cell(op: Any, rt: Any) -> _PatchCell:
+    """Registers the cell this plan's Conv2D writes; the plan's filter-gradient op, bound later, claims it."""
+    cell = _PatchCell()
+    _cells_of(rt)[op] = cell
+    return cell
+
+
+def _backprop_cell(op: Any, rt: Any) -> _PatchCell | None:
+    """The cell of the Conv2D this gradient op was built for (its control input, bound earlier in the plan).
+
+    The control dependency guarantees that Conv2D runs earlier in every run of the plan, so an entry
+    whose input is this very array was computed from this run's value.
+    """
+    x = op.inputs[0]
+    fwd = next((c for c in op.control_inputs if c.type == "Conv2D" and c.inputs[0] is x), None)
+    if fwd is None or fwd.attrs != {k: v for k, v in op.attrs.items() if k in fwd.attrs}:
+        return None
+    cell = _cells_of(rt).get(fwd)
+    if cell is not None:
+        cell.wanted = True
+    return cell
+
+
+# ---------------------------------------------------------------------------------------------
+# Conv2D and its backprop ops
+# ---------------------------------------------------------------------------------------------
+def _rank4(op_type: str, **named: Tensor) -> None:
+    for what, t in named.items():
+        if t._dims is not None and len(t._dims) != 4:
+            raise ValueError(
+                f"{op_type} needs a rank-4 {what}, but {what} is {describe(t)}; "
+                + ", ".join(f"{k} is {describe(v)}" for k, v in named.items() if k != what)
+            )
+
+
+def _same_dtype(op_type: str, a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
+    if a.dtype is not b.dtype:
+        raise TypeError(
+            f"Input '{b_name}' of '{op_type}' Op has type {b.dtype.name} that does not match type {a.dtype.name} "
+            f"of argument '{a_name}': {a_name} is {describe(a)}, {b_name} is {describe(b)}."
+        )
+
+
+def _float_only(op_type: str, t: Tensor) -> None:
+    if not t.dtype.is_floating:
+        raise TypeError(f"{op_type} needs half, float32 or float64 values; {describe(t)} is {t.dtype.name}.")
+
+
+def _check_unit_batch_channel(op_type: str, attrs: dict, keys: tuple[str, ...]) -> None:
+    _, _, c = _spatial_index(attrs["data_format"])
+    for key in keys:
+        v = attrs[key]
+        if v[0] != 1 or v[c] != 1:
+            raise ValueError(
+                f"{op_type}: {key} {v} must be 1 in the batch and channel dimensions "
+                f"({attrs['data_format']} order); flowgraph only slides windows over height and width."
+            )
+        if any(int(s) < 1 for s in v):
+            raise ValueError(f"{op_type}: {key} {v} must be positive.")
+
+
+def _conv_out_dims(op_type: str, attrs: dict, x_dims: tuple | None, w_dims: tuple | None, what: str) -> tuple:
+    """Static output dims (data_format order) of a convolution of input dims ``x_dims`` with ``w_dims``."""
+    h, w, c = _spatial_index(attrs["data_format"])
+    xd = x_dims if x_dims is not None else (None,) * 4
+    wd = w_dims if w_dims is not None else (None,) * 4
+    geo = _Geometry(op_type, attrs)
+    oh = _static_out(xd[h], wd[0], geo.strides[0], geo.dilations[0], geo.mode, geo.explicit[0], op_type, what)
+    ow = _static_out(xd[w], wd[1], geo.strides[1], geo.dilations[1], geo.mode, geo.explicit[1], op_type, what)
+    out = [xd[0], None, None, None]
+    out[h], out[w], out[c] = oh, ow, wd[3]
+    return tuple(out)
+
+
+def _check_depth(op_type: str, x_name: str, x: Tensor, x_dims: tuple | None, w: Tensor, data_format: str) -> None:
+    """The filter's input depth (dim 2) must equal the input's channel count."""
+    if x_dims is None or w._dims is None:
+        return
+    cin = x_dims[_spatial_index(data_format)[2]]
+    if cin is not None and w._dims[2] is not None and cin != w._dims[2]:
+        raise ValueError(
+            f"Depth of {x_name} ({cin}) does not match the input depth of filter ({w._dims[2]}) in {op_type}: "
+            f"{x_name} is {describe(x)}, filter is {describe(w)}."
+        )
+
+
+def _check_out_depth(op_type: str, g: Tensor, w_dims: tuple | None, data_format: str) -> None:
+    if g._dims is None or w_dims is None:
+        return
+    co = g._dims[_spatial_index(data_format)[2]]
+    if co is not None and w_dims[3] is not None and co != w_dims[3]:
+        raise ValueError(
+            f"Depth of out_backprop ({co}) does not match the output depth of filter ({w_dims[3]}) in {op_type}: "
+            f"out_backprop is {describe(g)}."
+        )
+
+
+def _check_backprop_size(op_type: str, attrs: dict, x_dims: tuple | None, w_dims: tuple | None, g: Tensor) -> None:
+    """out_backprop's spatial size must be what the forward convolution of these sizes produces."""
+    want = _conv_out_dims(op_type, attrs, x_dims, w_dims, f"out_backprop {describe(g)}")
+    if g._dims is None:
+        return
+    h, w, _ = _spatial_index(attrs["data_format"])
+    for ax in (0, h, w):
+        a, b = want[ax], g._dims[ax]
+        if a is not None and b is not None and a != b:
+            raise ValueError(
+                f"{op_type}: out_backprop {describe(g)} does not match the convolution output size {list(want)} "
+                f"computed from input sizes {list(x_dims)} and filter sizes {list(w_dims)}."
+            )
+
+
+def _runtime_depth_check(op_type: str, x: Any, w: Any) -> None:
+    if x.shape[3] != w.shape[2]:
+        raise ValueError(
+            f"{op_type}: depth of input ({x.shape[3]}) does not match the input depth of filter ({w.shape[2]}); "
+            f"input shape {list(x.shape)}, filter shape {list(w.shape)}."
+        )
+
+
+def _runtime_out_check(op_type: str, g: Any, gh: _Axis, gw: _Axis, n: int) -> None:
+    if g.shape[:3] != (n, gh.n_out, gw.n_out):
+        raise ValueError(
+            f"{op_type}: out_backprop has shape {list(g.shape)} (NHWC) but the convolution produces "
+            f"[{n}, {gh.n_out}, {gw.n_out}, ...]."
+        )
+
+
+def _sizes_nhwc(sizes: Any, data_format: str) -> tuple[int, int, int, int]:
+    s = [int(v) for v in np.asarray(sizes).ravel()]
+    if len(s) != 4:
+        raise ValueError(f"input_sizes must have 4 elements, got {s}.")
+    return (s[0], s[1], s[2], s[3]) if data_format == "NHWC" else (s[0], s[2], s[3], s[1])
+
+
+@register_op
+class Conv2D(OpDef):
+    """2-D cross-correlation of an input with a [KH, KW, C, O] filter (im2col + one GEMM)."""
+
+    heavy = True
+
+    def infer(self, op):
+        x, w = op.inputs
+        _rank4("Conv2D", input=x, filter=w)
+        _float_only("Conv2D", x)
+        _same_dtype("Conv2D", "input", x, "filter", w)
+        _check_unit_batch_channel("Conv2D", op.attrs, ("strides", "dilations"))
+        _check_depth("Conv2D", "input", x, x._dims, w, op.attrs["data_format"])
+        what = f"input shapes: input {describe(x)}, filter {describe(w)}"
+        return [(x.dtype, _conv_out_dims("Conv2D", op.attrs, x._dims, w._dims, what))]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        geo = _Geometry("Conv2D", op.attrs)
+        nchw = op.attrs["data_format"] == "NCHW"
+        cell = _forward_cell(op, rt)
+
+        def conv2d(x, w):
+            xn = _to_nhwc(x, nchw)
+            _runtime_depth_check("Conv2D", xn, w)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
+            out, cols = _conv_forward(xp, xn, w, gh, gw)
+            if cell.wanted:
+                cell.entry = (x, cols)
+            return _from_nhwc(xp, out, nchw)
+
+        return conv2d
+
+    def gradient(self, op, g):
+        x, w = op.inputs
+        dx = _make_backprop_input(shape(x), w, g, op.attrs)
+        # The control input lets the filter gradient reuse this op's patches (see _backprop_cell).
+        with get_default_graph().control_dependencies([op]):
+            dw = _make_backprop_filter(x, shape(w), g, op.attrs)
+        return [dx, dw]
+
+
+@register_op
+class Conv2DBackpropInput(OpDef):
+    """Gradient of Conv2D w.r.t. its input (also ``conv2d_transpose``): col2im of g @ W^T."""
+
+    heavy = True
+
+    def infer(self, op):
+        sizes, w, g = op.inputs
+        _rank4("Conv2DBackpropInput", filter=w, out_backprop=g)
+        _float_only("Conv2DBackpropInput", w)
+        _same_dtype("Conv2DBackpropInput", "filter", w, "out_backprop", g)
+        _check_unit_batch_channel("Conv2DBackpropInput", op.attrs, ("strides", "dilations"))
+        dims = _dims_from_shape_tensor(sizes)
+        if dims is not None:
+            if len(dims) != 4:
+                raise ValueError(f"Conv2DBackpropInput: input_sizes must have 4 elements, got {list(dims)}.")
+            dims = tuple(None if d is None or d < 0 else int(d) for d in dims)
+        fmt = op.attrs["data_format"]
+        _check_depth("Conv2DBackpropInput", "input_sizes", sizes, dims, w, fmt)
+        _check_out_depth("Conv2DBackpropInput", g, w._dims, fmt)
+        if dims is not None and w._dims is not None:
+            _check_backprop_size("Conv2DBackpropInput", op.attrs, dims, w._dims, g)
+        return [(w.dtype, dims if dims is not None else (None,) * 4)]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        geo = _Geometry("Conv2DBackpropInput", op.attrs)
+        fmt = op.attrs["data_format"]
+        nchw = fmt == "NCHW"
+
+        def conv2d_backprop_input(sizes, w, g):
+            xs = _sizes_nhwc(sizes, fmt)
+            gn = _to_nhwc(g, nchw)
+            if xs[3] != w.shape[2] or gn.shape[3] != w.shape[3]:
+                raise ValueError(
+                    f"Conv2DBackpropInput: input depth {xs[3]} and out_backprop depth {gn.shape[3]} must match "
+                    f"filter shape {list(w.shape)}."
+                )
+            gh, gw = geo.axes(xs[1], xs[2], w.shape[0], w.shape[1])
+            _runtime_out_check("Conv2DBackpropInput", gn, gh, gw, xs[0])
+            return _from_nhwc(xp, _conv_input_grad(xp, gn, w, gh, gw, xs), nchw)
+
+        return conv2d_backprop_input
+
+    def gradient(self, op, grad):
+        sizes, w, g = op.inputs
+        return [None, _make_backprop_filter(grad, shape(w), g, op.attrs), _make_conv(grad, w, op.attrs)]
+
+
+@register_op
+class Conv2DBackpropFilter(OpDef):
+    """Gradient of Conv2D w.r.t. its filter: patches^T @ g (the forward's patches when it ran this run)."""
+
+    heavy = True
+
+    def infer(self, op):
+        x, sizes, g = op.inputs
+        _rank4("Conv2DBackpropFilter", input=x, out_backprop=g)
+        _float_only("Conv2DBackpropFilter", x)
+        _same_dtype("Conv2DBackpropFilter", "input", x, "out_backprop", g)
+        _check_unit_batch_channel("Conv2DBackpropFilter", op.attrs, ("strides", "dilations"))
+        dims = _dims_from_shape_tensor(sizes)
+        if dims is not None:
+            if len(dims) != 4:
+                raise ValueError(f"Conv2DBackpropFilter: filter_sizes must have 4 elements, got {list(dims)}.")
+            dims = tuple(None if d is None or d < 0 else int(d) for d in dims)
+            fmt = op.attrs["data_format"]
+            cin = x._dims[_spatial_index(fmt)[2]] if x._dims is not None else None
+            if cin is not None and dims[2] is not None and cin != dims[2]:
+                raise ValueError(
+                    f"Conv2DBackpropFilter: depth of input ({cin}) does not match the input depth of "
+                    f"filter_sizes {list(dims)}: input is {describe(x)}."
+                )
+            _check_out_depth("Conv2DBackpropFilter", g, dims, fmt)
+            _check_backprop_size("Conv2DBackpropFilter", op.attrs, x._dims, dims, g)
+        return [(x.dtype, dims if dims is not None else (None,) * 4)]
+
+    def kernel(self, op, rt):
+        xp = rt.xp
+        geo = _Geometry("Conv2DBackpropFilter", op.attrs)
+        nchw = op.attrs["data_format"] == "NCHW"
+        cell = _backprop_cell(op, rt)
+
+        def conv2d_backprop_filter(x, sizes, g):
+            ws = [int(v) for v in np.asarray(sizes).ravel()]
+            xn, gn = _to_nhwc(x, nchw), _to_nhwc(g, nchw)
+            if len(ws) != 4 or ws[2] != xn.shape[3] or ws[3] != gn.shape[3]:
+                raise ValueError(
+                    f"Conv2DBackpropFilter: filter_sizes {ws} must be [KH, KW, {xn.shape[3]}, {gn.shape[3]}] "
+                    "for this input and out_backprop."
+                )
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2], ws[0], ws[1])
+            _runtime_out_check("Conv2DBackpropFilter", gn, gh, gw, xn.shape[0])
+            cols = None
+            if cell is not None:
+                entry, cell.entry = cell.entry, None
+                if entry is not None and entry[0] is x:
+                    cols = entry[1]
+            return _conv_filter_grad(xp, xn, gn, gh, gw, cols)
+
+        return conv2d_backprop_filter
+
+    def gradient(self, op, grad):
+        x, sizes, g = op.inputs
+        return [_make_backprop_input(shape(x), grad, g, op.attrs), None, _make_conv(x, grad, op.attrs)]
+
+
+def _op_attrs(attrs: dict) -> dict:
+    keys = ("strides", "padding", "explicit_paddings", "data_format", "dilations", "use_cudnn_on_gpu")
+    return {k: attrs[k] for k in keys}
+
+
+def _make_conv(x: Tensor, w: Tensor, attrs: dict, name: str | None = None) -> Tensor:
+    return get_default_graph().create_op("Conv2D", [x, w], _op_attrs(attrs), name=name or "Conv2D").outputs[0]
+
+
+def _make_backprop_input(sizes: Tensor, w: Tensor, g: Tensor, attrs: dict, name: str | None = None) -> Tensor:
+    op = get_default_graph().create_op("Conv2DBackpropInput", [sizes, w, g], _op_attrs(attrs), name=name or "Conv2DBackpropInput")
+    return op.outputs[0]
+
+
+def _make_backprop_filter(x: Tensor, sizes: Tensor, g: Tensor, attrs: dict, name: str | None = None) -> Tensor:
+    op = get_default_graph().create_op("Conv2DBackpropFilter", [x, sizes, g], _op_attrs(attrs), name=name or "Conv2DBackpropFilter")
+    return op.outputs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------------------------
+def _pool_infer(op_type: str, op: Any, x: Tensor, x_dims: tuple | None) -> tuple:
+    _check_unit_batch_channel(op_type, op.attrs, ("ksize", "strides"))
+    if x_dims is not None and len(x_dims) != 4:
+        raise ValueError(f"{op_type} needs a rank-4 input, but it is {describe(x)}.")
+    h, w, c = _spatial_index(op.attrs["data_format"])
+    xd = x_dims if x_dims is not None else (None,) * 4
+    k = op.attrs["ksize"]
+    geo = _Geometry(op_type, op.attrs)
+    what = f"input shape {list(xd)} and ksize {k}"
+    oh = _static_out(xd[h], k[h], geo.strides[0], 1, geo.mode, (0, 0), op_type, what)
+    ow = _static_out(xd[w], k[w], geo.strides[1], 1, geo.mode, (0, 0), op_type, what)
+    out = [xd[0], None, None, None]
+    out[h], out[w], out[c] = oh, ow, xd[c]
+    return tuple(out)
+
+
+class _PoolOp(OpDef):
+    heavy = True
+
+    def geometry(self, op: Any) -> _Geometry:
+        return _Geometry(self.type, op.attrs, window=op.attrs["ksize"])
+
+
+@register_op
+class MaxPool(_PoolOp):
+    """Max over each window (np.maximum over KH*KW strided views)."""
+
+    def infer(self, op):
+        (x,) = op.inputs
+        if not (x.dtype.is_floating or x.dtype.is_integer):
+            raise TypeError(f"MaxPool needs real numbers; {describe(x)} is {x.dtype.name}.")
+        return [(x.dtype, _pool_infer("MaxPool", op, x, x._dims))]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        nchw = op.attrs["data_format"] == "NCHW"
+
+        def max_pool(x):
+            xn = _to_nhwc(x, nchw)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            return _from_nhwc(xp, _max_pool(xp, xn, gh, gw), nchw)
+
+        return max_pool
+
+    def gradient(self, op, g):
+        x = op.inputs[0]
+        return [_make_pool_op("MaxPoolGrad", [x, op.outputs[0], g], op.attrs)]
+
+
+@register_op
+class MaxPoolGrad(_PoolOp):
+    """Inputs (orig_input, orig_output, grad): grad routed to each window's first maximum."""
+
+    def infer(self, op):
+        x, y, g = op.inputs
+        _float_only("MaxPoolGrad", g)
+        _same_dtype("MaxPoolGrad", "orig_input", x, "grad", g)
+        _pool_infer("MaxPoolGrad", op, x, x._dims)
+        return [(x.dtype, x._dims)]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        nchw = op.attrs["data_format"] == "NCHW"
+
+        def max_pool_grad(x, y, g):
+            xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(g, nchw)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            return _from_nhwc(xp, _max_pool_grad(xp, xn, yn, gn, gh, gw), nchw)
+
+        return max_pool_grad
+
+    def gradient(self, op, grad):
+        x, y, _ = op.inputs
+        return [None, None, _make_pool_op("MaxPoolGradGrad", [x, y, grad], op.attrs)]
+
+
+@register_op
+class MaxPoolGradGrad(_PoolOp):
+    """Inputs (orig_input, orig_output, grad of input's shape): grad read at each window's first maximum."""
+
+    def infer(self, op):
+        x, y, g = op.inputs
+        _float_only("MaxPoolGradGrad", g)
+        _same_dtype("MaxPoolGradGrad", "orig_input", x, "grad", g)
+        return [(x.dtype, _pool_infer("MaxPoolGradGrad", op, x, x._dims))]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        nchw = op.attrs["data_format"] == "NCHW"
+
+        def max_pool_grad_grad(x, y, gg):
+            xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(gg, nchw)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            return _from_nhwc(xp, _max_pool_grad_grad(xp, xn, yn, gn, gh, gw), nchw)
+
+        return max_pool_grad_grad
+
+    def gradient(self, op, grad):
+        x, y, _ = op.inputs
+        return [None, None, _make_pool_op("MaxPoolGrad", [x, y, grad], op.attrs)]
+
+
+@register_op
+class AvgPool(_PoolOp):
+    """Mean over each window's in-range elements."""
+
+    def infer(self, op):
+        (x,) = op.inputs
+        _float_only("AvgPool", x)
+        return [(x.dtype, _pool_infer("AvgPool", op, x, x._dims))]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        nchw = op.attrs["data_format"] == "NCHW"
+
+        def avg_pool(x):
+            xn = _to_nhwc(x, nchw)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            return _from_nhwc(xp, _avg_pool(xp, xn, gh, gw), nchw)
+
+        return avg_pool
+
+    def gradient(self, op, g):
+        return [_make_pool_op("AvgPoolGrad", [shape(op.inputs[0]), g], op.attrs)]
+
+
+@register_op
+class AvgPoolGrad(_PoolOp):
+    """Inputs (orig_input_shape, grad): grad / count spread over each window."""
+
+    def infer(self, op):
+        sizes, g = op.inputs
+        _float_only("AvgPoolGrad", g)
+        dims = _dims_from_shape_tensor(sizes)
+        if dims is not None:
+            if len(dims) != 4:
+                raise ValueError(f"AvgPoolGrad: orig_input_shape must have 4 elements, got {list(dims)}.")
+            dims = tuple(None if d is None or d < 0 else int(d) for d in dims)
+            _pool_infer("AvgPoolGrad", op, sizes, dims)
+        return [(g.dtype, dims if dims is not None else (None,) * 4)]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        fmt = op.attrs["data_format"]
+        nchw = fmt == "NCHW"
+
+        def avg_pool_grad(sizes, g):
+            xs = _sizes_nhwc(sizes, fmt)
+            gn = _to_nhwc(g, nchw)
+            gh, gw = geo.axes(xs[1], xs[2])
+            return _from_nhwc(xp, _avg_pool_grad(xp, gn, gh, gw, xs), nchw)
+
+        return avg_pool_grad
+
+    def gradient(self, op, grad):
+        return [None, _make_pool_op("AvgPool", [grad], op.attrs)]
+
+
+def _make_pool_op(op_type: str, inputs: list, attrs: dict, name: str | None = None) -> Tensor:
+    a = {k: attrs[k] for k in ("ksize", "strides", "padding", "data_format")}
+    return get_default_graph().create_op(op_type, inputs, a, name=name or op_type).outputs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions (TF1 signatures)
+# ---------------------------------------------------------------------------------------------
+def _input_pair(x: Any, w: Any, x_name: str, w_name: str) -> tuple[Tensor, Tensor]:
+    """Converts an (input, filter) pair; a Python filter takes the input's dtype."""
+    xt = convert_to_tensor(x, name=x_name)
+    wt = w if isinstance(w, Tensor) or hasattr(w, "_as_graph_tensor") else None
+    if wt is None:
+        wt = convert_to_tensor(w, dtype=xt.dtype, name=w_name)
+    return xt, convert_to_tensor(wt)
+
+
+def conv2d(
+    input: Any,  # noqa: A002 - TF1's argument name
+    filter: Any = None,  # noqa: A002
+    strides: Any = None,
+    padding: Any = None,
+    use_cudnn_on_gpu: bool = True,
+    data_format: str = "NHWC",
+    dilations: Any = [1, 1, 1, 1],  # noqa: B006 - TF1's default, never mutated
+    name: str | None = None,
+    filters: Any = None,
+) -> Tensor:
+    """``tf.nn.conv2d``: 2-D cross-correlation of a 4-D ``input`` with a [KH, KW, C_in, C_out] filter."""
+    filter = _alias(filter, filters, "filter", "filters")  # noqa: A001
+    attrs = _conv_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
+    g = get_default_graph()
+    with g.name_scope(name or "Conv2D") as scope:
+        x, w = _input_pair(input, filter, "input", "filter")
+        return g.create_op("Conv2D", [x, w], attrs, name=scope).outputs[0]
+
+
+def _sizes_tensor(sizes: Any, name: str) -> Tensor:
+    if isinstance(sizes, Tensor):
+        return sizes
+    return convert_to_tensor(np.asarray(sizes, dtype=np.int32), name=name)
+
+
+def conv2d_backprop_input(
+    input_sizes: Any,
+    filter: Any = None,  # noqa: A002
+    out_backprop: Any = None,
+    strides: Any = None,
+    padding: Any = None,
+    use_cudnn_on_gpu: bool = True,
+    data_format: str = "NHWC",
+    dilations: Any = [1, 1, 1, 1],  # noqa: B006
+    name: str | None = None,
+    filters: Any = None,
+) -> Tensor:
+    """``tf.nn.conv2d_backprop_input``: the gradient of conv2d w.r.t. an input of shape ``input_sizes``."""
+    filter = _alias(filter, filters, "filter", "filters")  # noqa: A001
+    attrs = _conv_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
+    g = get_default_graph()
+    with g.name_scope(name or "Conv2DBackpropInput") as scope:
+        sizes = _sizes_tensor(input_sizes, "input_sizes")
+        w, gy = _input_pair(filter, out_backprop, "filter", "out_backprop")
+        return g.create_op("Conv2DBackpropInput", [sizes, w, gy], attrs, name=scope).outputs[0]
+
+
+def conv2d_backprop_filter(
+    input: Any,  # noqa: A002
+    filter_sizes: Any,
+    out_backprop: Any,
+    strides: Any,
+    padding: Any,
+    use_cudnn_on_gpu: bool = True,
+    data_format: str = "NHWC",
+    dilations: Any = [1, 1, 1, 1],  # noqa: B006
+    name: str | None = None,
+) -> Tensor:
+    """``tf.nn.conv2d_backprop_filter``: the gradient of conv2d w.r.t. a filter of shape ``filter_sizes``."""
+    attrs = _conv_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
+    g = get_default_graph()
+    with g.name_scope(name or "Conv2DBackpropFilter") as scope:
+        x, gy = _input_pair(input, out_backprop, "input", "out_backprop")
+        sizes = _sizes_tensor(filter_sizes, "filter_sizes")
+        return g.create_op("Conv2DBackpropFilter", [x, sizes, gy], attrs, name=scope).outputs[0]
+
+
+def conv2d_transpose(
+    value: Any = None,
+    filter: Any = None,  # noqa: A002
+    output_shape: Any = None,
+    strides: Any = None,
+    padding: str = "SAME",
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,  # noqa: A002
+    filters: Any = None,
+    dilations: Any = None,
+) -> Tensor:
+    """``tf.nn.conv2d_transpose``: the adjoint of conv2d (a Conv2DBackpropInput) producing ``output_shape``.
+
+    ``filter`` is [KH, KW, output_channels, in_channels], as for the conv2d it transposes.
+    """
+    value = _alias(value, input, "value", "input")
+    filter = _alias(filter, filters, "filter", "filters")  # noqa: A001
+    attrs = _conv_attrs(strides, padding, data_format, dilations, True)
+    g = get_default_graph()
+    with g.name_scope(name or "conv2d_transpose") as scope:
+        x, w = _input_pair(value, filter, "value", "filter")
+        sizes = _sizes_tensor(output_shape, "output_shape")
+        c = _spatial_index(attrs["data_format"])[2]
+        if x._dims is not None and w._dims is not None and None not in (x._dims[c], w._dims[3]) and x._dims[c] != w._dims[3]:
+            raise ValueError(
+                f"input channels does not match filter's input channels, {x._dims[c]} != {w._dims[3]}: "
+                f"value is {describe(x)}, filter is {describe(w)}."
+            )
+        dims = _dims_from_shape_tensor(sizes)
+        if dims is not None and len(dims) != 4:
+            raise ValueError(f"output_shape must have 4 elements, got {list(dims)}.")
+        if dims is not None and w._dims is not None and None not in (dims[c], w._dims[2]) and dims[c] not in (w._dims[2], -1):
+            raise ValueError(
+                f"output_shape does not match filter's output channels, {dims[c]} != {w._dims[2]}: "
+                f"filter is {describe(w)}."
+            )
+        return g.create_op("Conv2DBackpropInput", [sizes, w, x], attrs, name=scope).outputs[0]
+
+
+def conv1d(
+    value: Any = None,
+    filters: Any = None,
+    stride: Any = None,
+    padding: Any = None,
+    use_cudnn_on_gpu: Any = None,
+    data_format: str | None = None,
+    name: str | None = None,
+    input: Any = None,  # noqa: A002
+    dilations: Any = None,
+) -> Tensor:
+    """``tf.nn.conv1d``: cross-correlation over [batch, width, channels] (NWC) as a conv2d of height 1."""
+    value = _alias(value, input, "value", "input")
+    if filters is None:
+        raise ValueError("conv1d needs filters [width, in_channels, out_channels].")
+    if data_format in (None, "NWC", "NHWC"):
+        fmt, axis = "NHWC", 1
+    elif data_format in ("NCW", "NCHW"):
+        fmt, axis = "NCHW", 2
+    else:
+        raise ValueError(f'data_format must be "NWC" or "NCW", got {data_format!r}.')
+    stride_seq = _conv1d_sequence(stride, "stride", fmt)
+    dil_seq = _conv1d_sequence(1 if dilations is None else dilations, "dilations", fmt)
+    g = get_default_graph()
+    with g.name_scope(name or "conv1d") as scope:
+        x = convert_to_tensor(value, name="value")
+        w = filters if isinstance(filters, Tensor) else convert_to_tensor(filters, dtype=x.dtype, name="filters")
+        if x.shape.ndims is not None and x.shape.ndims != 3:
+            raise ValueError(f"conv1d needs a rank-3 value [batch, width, channels], got {describe(x)}.")
+        if w.shape.ndims is not None and w.shape.ndims != 3:
+            raise ValueError(f"conv1d needs rank-3 filters [width, in_channels, out_channels], got {describe(w)}.")
+        x4 = expand_dims(x, axis)
+        w4 = expand_dims(w, 0)
+        attrs = _conv_attrs(stride_seq, padding, fmt, dil_seq, use_cudnn_on_gpu is not False)
+        y = g.create_op("Conv2D", [x4, w4], attrs, name=scope).outputs[0]
+        return squeeze(y, [axis])
+
+
+def _conv1d_sequence(value: Any, name: str, fmt: str) -> list[int]:
+    """conv1d's stride/dilations (int, or 1 or 3 values) as conv2d's 4 (height stride 1)."""
+    if value is None:
+        raise ValueError(f"conv1d needs {name}.")
+    seq = [value] if isinstance(value, int | np.integer) else [int(v) for v in np.asarray(value).ravel()]
+    if len(seq) == 3:
+        seq = [seq[1]] if fmt == "NHWC" else [seq[2]]
+    elif len(seq) != 1:
+        raise ValueError(f"{name} should be of length 1 or 3 but was {len(seq)}: {value!r}.")
+    return [1, 1, seq[0], 1] if fmt == "NHWC" else [1, 1, 1, seq[0]]
+
+
+def _pool(op_type: str, value: Any, input: Any, ksize: Any, strides: Any, padding: Any, data_format: str,  # noqa: A002
+          name: str | None) -> Tensor:
+    value = _alias(value, input, "value", "input")
+    attrs = _pool_attrs(ksize, strides, padding, data_format)
+    g = get_default_graph()
+    with g.name_scope(name or op_type) as scope:
+        x = convert_to_tensor(value, name="input")
+        return g.create_op(op_type, [x], attrs, name=scope).outputs[0]
+
+
+def max_pool(value: Any = None, ksize: Any = None, strides: Any = None, padding: Any = None,
+             data_format: str = "NHWC", name: str | None = None, input: Any = None) -> Tensor:  # noqa: A002
+    """``tf.nn.max_pool``: max over ``ksize`` windows moved by ``strides`` (int, 2 or 4 values)."""
+    return _pool("MaxPool", value, input, ksize, strides, padding, data_format, name)
+
+
+def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC",  # noqa: A002
+               name: str | None = None) -> Tensor:
+    """``tf.nn.max_pool2d``."""
+    return _pool("MaxPool", input, None, ksize, strides, padding, data_format, name)
+
+
+def avg_pool(value: Any = None, ksize: Any = None, strides: Any = None, padding: Any = None,
+             data_format: str = "NHWC", name: str | None = None, input: Any = None) -> Tensor:  # noqa: A002
+    """``tf.nn.avg_pool``: mean over windows; with SAME, border windows average only real elements."""
+    return _pool("AvgPool", value, input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC",  # noqa: A002
+               name: str | None = None) -> Tensor:
+    """``tf.nn.avg_pool2d``."""
+    return _pool("AvgPool", input, None, ksize, strides, padding, data_format, name)
+
+
+# Public names re-exported as ``tf.nn.<name>``.
+__all__ = [
+    "avg_pool",
+    "avg_pool2d",
+    "conv1d",
+    "conv2d",
+    "conv2d_backprop_filter",
+    "conv2d_backprop_input",
+    "conv2d_transpose",
+    "max_pool",
+    "max_pool2d",
+]
