@@ -662,29 +662,31 @@ def _constant(value: Any, dtype: _dtypes.DType | None, name: str) -> Tensor:
 
 
 def as_numpy_value(value: Any, dtype: _dtypes.DType | None) -> np.ndarray:
-    """A Python/NumPy value as an array of ``dtype`` (TF1's inference when None), refusing lossy casts."""
+    """A Python/NumPy value as an array of ``dtype`` (TF1's inference when None).
+
+    TF1's rules: NumPy values are cast to the requested dtype; Python values must fit its kind (a
+    float is refused for an integer dtype, a number for bool), integers wrap as NumPy casts them.
+    """
     if dtype is None:
         dtype = _dtypes.infer_dtype(value)
     if dtype is _dtypes.string:
         return as_bytes_array(value)
+    from_numpy = isinstance(value, np.ndarray | np.generic)
     arr = np.asarray(value)
-    if arr.dtype.kind == "O":
-        raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {dtype.name}.")
-    if arr.dtype.kind in "US":
-        raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
-    if arr.dtype != dtype.np:
-        if dtype.is_integer and arr.dtype.kind == "f":
-            if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
-        if dtype.is_bool and arr.dtype.kind != "b":
-            raise TypeError(f"Expected bool, got {value!r} of type '{type(value).__name__}' instead.")
-        if not isinstance(value, np.ndarray | np.generic) or arr.dtype.kind in "iub":
-            arr = arr.astype(dtype.np)
-        elif dtype.is_floating:
-            arr = arr.astype(dtype.np)
-        else:
-            raise TypeError(f"Expected {dtype.name}, got an array of {arr.dtype.name} instead.")
-    return arr
+    kind = arr.dtype.kind
+    if kind in "OUSV":
+        raise TypeError(f"Cannot convert {_short_repr(value)} to a tensor of dtype {dtype.name}.")
+    if arr.dtype == dtype.np:
+        return arr
+    if not from_numpy and ((dtype.is_integer and kind in "fc") or (dtype.is_bool and kind != "b")):
+        raise TypeError(f"Expected {dtype.name}, but got {_short_repr(value)} of type '{type(value).__name__}'")
+    with np.errstate(all="ignore"):
+        return arr.astype(dtype.np)
+
+
+def _short_repr(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def as_bytes_array(value: Any) -> np.ndarray:

@@ -67,7 +67,8 @@ def get_regularization_loss(scope: str | None = None, name: str = "total_regular
     return constant(0.0)
 
 
-def get_total_loss(add_regularization_losses: bool = True, name: str = "total_loss", scope: str | None = None) -> Tensor:
+def get_total_loss(add_regularization_losses: bool = True, name: str = "total_loss",
+                   scope: str | None = None) -> Tensor:
     """The sum of the LOSSES collection, plus the regularization losses by default."""
     losses = get_losses(scope=scope)
     if add_regularization_losses:

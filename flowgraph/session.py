@@ -482,9 +482,6 @@ class BaseSession:
             compiled = self._plans.get(key)
             if compiled is not None:
                 return compiled
-            for t in feed_tensors:
-                if t.op.type in ("VariableV2",):
-                    raise ValueError(f"Tensor {t.name} may not be fed: it is a variable's state; use Variable.load.")
             plan = build_plan(self._graph, targets, feed_tensors, self._rt, self._inter_op)
             fn, line_step = compile_serial(plan)
             compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))

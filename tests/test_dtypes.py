@@ -78,11 +78,18 @@ def test_constant_dtype_inference_is_tf1s(value, dtype):
 def test_constant_with_explicit_dtype_converts_safely_or_refuses():
     assert tf.constant(1, dtype=tf.float32).dtype is tf.float32
     assert tf.constant([1, 2], dtype=tf.float64).dtype is tf.float64
-    assert tf.constant(3.0, dtype=tf.int32).dtype is tf.int32  # a whole float is fine
-    with pytest.raises(TypeError, match="Expected int32, got 1.5"):
-        tf.constant(1.5, dtype=tf.int32)
-    with pytest.raises(TypeError, match="Expected bool"):
+    assert tf.constant(True, dtype=tf.int32).dtype is tf.int32
+    # Python floats never become integers, nor numbers bools (TF1's make_tensor_proto)...
+    with pytest.raises(TypeError, match="Expected int32, but got 3.0 of type 'float'"):
+        tf.constant(3.0, dtype=tf.int32)
+    with pytest.raises(TypeError, match=r"Expected int32, but got \[1, 2.5\] of type 'list'"):
+        tf.constant([1, 2.5], dtype=tf.int32)
+    with pytest.raises(TypeError, match="Expected bool, but got 1 of type 'int'"):
         tf.constant(1, dtype=tf.bool)
+    # ... while NumPy values are cast as asked.
+    with tf.Session() as sess:
+        assert sess.run(tf.constant(np.array([1.7, -1.7]), dtype=tf.int32)).tolist() == [1, -1]
+        assert sess.run(tf.constant(np.float64(2.5), dtype=tf.float32)) == np.float32(2.5)
     with pytest.raises(TypeError, match=r"Cannot convert \{'a': 1\}"):
         tf.constant({"a": 1})
 
@@ -128,9 +135,9 @@ def test_mismatch_is_both_type_and_value_error():
         tf.constant(1.0) * tf.constant(1)
 
 
-def test_lossy_python_operand_is_refused_naming_it():
-    with pytest.raises(TypeError, match=r"Cannot combine 'Const:0' \(int32, shape \(\)\) and 1.5"):
-        tf.constant(1) + 1.5
+def test_python_float_operand_of_an_integer_tensor_is_refused_naming_it():
+    with pytest.raises(TypeError, match=r"Cannot combine 'Const:0' \(int32, shape \(\)\) and 2.0"):
+        tf.constant(1) + 2.0
 
 
 def test_cast_converts_and_truncates_toward_zero():

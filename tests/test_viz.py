@@ -276,3 +276,29 @@ def test_implied_control_edges_are_left_out():
     assert control == {("c", "done")}  # a -> done is implied by a -> c -> done
     full = {(e.src, e.dst) for e in viz.build_view(done, simplify_control_edges=False).edges if e.control}
     assert full == {("a", "done"), ("c", "done")}
+
+
+@needs_dot
+def test_conv_net_with_adam_renders_compactly(tmp_path):
+    g = tf.Graph()
+    with g.as_default():
+        images = tf.placeholder(tf.float32, [None, 8, 8, 1], name="images")
+        labels = tf.placeholder(tf.float32, [None, 3], name="labels")
+        with tf.variable_scope("conv"):
+            k = tf.get_variable("weights", [3, 3, 1, 4], initializer=tf.truncated_normal_initializer(stddev=0.1))
+            h = tf.nn.relu(tf.nn.conv2d(images, k, strides=[1, 1, 1, 1], padding="SAME"))
+        h = tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID", name="pool")
+        with tf.variable_scope("fc"):
+            w = tf.get_variable("weights", [64, 3], initializer=tf.truncated_normal_initializer(stddev=0.1))
+            logits = tf.matmul(tf.reshape(h, [-1, 64]), w)
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits))
+        train = tf.train.AdamOptimizer(1e-3).minimize(loss)
+    view = viz.build_view([train, loss])
+    assert not [n for n in view.nodes if n.endswith(("/Adam", "/Adam_1"))]  # slots folded into their update
+    apply = [n for n in view.nodes.values() if n.subtitle == "ApplyAdam"]
+    assert len(apply) == 2 and all(n.slots == ["Adam", "Adam_1"] for n in apply)
+    assert any("learning_rate = 0.001" in note for note in apply[0].notes)  # shared scalars folded too
+    svg = _read(viz.render([train, loss], tmp_path / "adam.svg", collapse=["gradients", "Adam/*"]))
+    titles = _titles(svg)
+    assert {"gradients/", "Adam/update_conv/", "Adam/update_fc/", "conv/Conv2D", "pool"} <= titles
+    assert "2 ops + 4 slots" not in svg and "1 op + 2 slots" in svg

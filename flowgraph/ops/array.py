@@ -329,7 +329,10 @@ class Reshape(_Folding):
                                          f"{describe(x)}.")
                     out.append(n_in // known)
                 elif n_in == 0 and all_known:
-                    out.append(0)
+                    raise ValueError(
+                        "Reshape cannot infer the missing input size for an empty tensor unless all specified input "
+                        f"sizes are non-zero: shape {list(target)} for {describe(x)}."
+                    )
                 else:
                     out.append(None)
             else:

@@ -223,7 +223,6 @@ class TruncateDiv(BinaryOp):
 class TruncateMod(BinaryOp):
     """Remainder with the sign of the dividend (C's ``fmod``)."""
 
-    ufunc = "fmod"
     kinds = NUMERIC
 
     def kernel(self, op, rt):
@@ -255,36 +254,30 @@ class Pow(BinaryOp):
         return [gx, multiply(g, multiply(z, log_x))]
 
 
-class _MaxMinBinary(BinaryOp):
+def _select_gradient(op, g: Tensor, x_wins) -> list[Tensor]:
+    """Gradient of Maximum/Minimum: all to x where ``x_wins(x, y)`` (ties included, as in TF1)."""
+    x, y = op.inputs
+    xmask = x_wins(x, y)
+    zeros = zeros_like(g)
+    return [where_v2(xmask, g, zeros), where_v2(xmask, zeros, g)]
+
+
+@register_op
+class Maximum(BinaryOp):
+    ufunc = "maximum"
     kinds = NUMERIC
 
-    def x_wins(self, x: Tensor, y: Tensor) -> Tensor:
-        """Where x is the selected operand (ties go to x, as in TF1)."""
-        raise TypeError(f"{self.type} defines no selector")
-
-    def select_gradient(self, op, g):
-        x, y = op.inputs
-        xmask = self.x_wins(x, y)
-        zeros = zeros_like(g)
-        return [where_v2(xmask, g, zeros), where_v2(xmask, zeros, g)]
+    def gradient(self, op, g):
+        return _select_gradient(op, g, greater_equal)
 
 
 @register_op
-class Maximum(_MaxMinBinary):
-    ufunc = "maximum"
-    gradient = _MaxMinBinary.select_gradient  # register_op records gradients defined in the class body
-
-    def x_wins(self, x, y):
-        return greater_equal(x, y)
-
-
-@register_op
-class Minimum(_MaxMinBinary):
+class Minimum(BinaryOp):
     ufunc = "minimum"
-    gradient = _MaxMinBinary.select_gradient
+    kinds = NUMERIC
 
-    def x_wins(self, x, y):
-        return less_equal(x, y)
+    def gradient(self, op, g):
+        return _select_gradient(op, g, less_equal)
 
 
 @register_op
@@ -1660,29 +1653,34 @@ class _ExtremumReduction(ReductionOp):
 
         return extremum
 
-    def select_gradient(self, op, g):
-        from flowgraph.ops.array import broadcast_reduced
 
-        x, y = op.inputs[0], op.outputs[0]
-        axis, keep = op.attrs["axis"], op.attrs["keepdims"]
-        # Ties share the gradient equally, as in TF1.
-        indicators = cast(equal(broadcast_reduced(y, x, axis, keep), x), g.dtype)
-        num_selected = broadcast_reduced(reduce_sum(indicators, axis, keep), x, axis, keep)
-        return [multiply(divide(indicators, num_selected), broadcast_reduced(g, x, axis, keep))]
+def _extremum_gradient(op, g: Tensor) -> list[Tensor]:
+    """Gradient of Max/Min: to the entries equal to the result, shared equally between ties (TF1)."""
+    from flowgraph.ops.array import broadcast_reduced
+
+    x, y = op.inputs[0], op.outputs[0]
+    axis, keep = op.attrs["axis"], op.attrs["keepdims"]
+    indicators = cast(equal(broadcast_reduced(y, x, axis, keep), x), g.dtype)
+    num_selected = broadcast_reduced(reduce_sum(indicators, axis, keep), x, axis, keep)
+    return [multiply(divide(indicators, num_selected), broadcast_reduced(g, x, axis, keep))]
 
 
 @register_op
 class Max(_ExtremumReduction):
     fn = "amax"
     lowest = True
-    gradient = _ExtremumReduction.select_gradient  # register_op records gradients defined in the class body
+
+    def gradient(self, op, g):
+        return _extremum_gradient(op, g)
 
 
 @register_op
 class Min(_ExtremumReduction):
     fn = "amin"
     lowest = False
-    gradient = _ExtremumReduction.select_gradient
+
+    def gradient(self, op, g):
+        return _extremum_gradient(op, g)
 
 
 @register_op

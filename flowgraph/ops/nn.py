@@ -504,7 +504,8 @@ class SparseSoftmaxCrossEntropyWithLogits(OpDef):
                 raise InvalidArgumentError(
                     None, op,
                     f"Received a label value of {bad} which is outside the valid range of [0, {c}).  Label values: "
-                    f"{' '.join(str(int(v)) for v in lab.ravel()[:32])}\n\t [[node {op.name} (defined at {op.location}) ]]",
+                    f"{' '.join(str(int(v)) for v in lab.ravel()[:32])}"
+                    f"\n\t [[node {op.name} (defined at {op.location}) ]]",
                 )
             s = x - x.max(axis=-1, keepdims=True)
             e = xp.exp(s)
@@ -577,7 +578,8 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any 
             )
         half = x.dtype is _dtypes.float16
         px = cast(x, _dtypes.float32) if half else x
-        cost = make_op("SparseSoftmaxCrossEntropyWithLogits", [px, lab], name=name or "SparseSoftmaxCrossEntropyWithLogits")[0]
+        op_type = "SparseSoftmaxCrossEntropyWithLogits"
+        cost = make_op(op_type, [px, lab], name=name or op_type)[0]
         return cast(cost, _dtypes.float16) if half else cost
 
 
@@ -786,7 +788,8 @@ class InTopKV2(OpDef):
             b, c = p.shape
             if t.shape[0] != b:
                 raise InvalidArgumentError(
-                    None, op, f"First dimension of predictions {b} must match length of targets {t.shape[0]} (op {op.name})"
+                    None, op,
+                    f"First dimension of predictions {b} must match length of targets {t.shape[0]} (op {op.name})",
                 )
             valid = (t >= 0) & (t < c)
             tp = p[xp.arange(b), xp.clip(t, 0, max(c - 1, 0))] if c else xp.zeros(b, p.dtype)
@@ -845,7 +848,9 @@ class FusedBatchNormV3(OpDef):
         checked = (scale, offset) if op.attrs["is_training"] else (scale, offset, mean, var)
         for t in checked:
             if t._dims is not None and (len(t._dims) != 1 or (c is not None and t._dims[0] not in (None, c))):
-                raise ValueError(f"FusedBatchNormV3: {describe(t)} must be a vector of {c} channels for x {describe(x)}.")
+                raise ValueError(
+                    f"FusedBatchNormV3: {describe(t)} must be a vector of {c} channels for x {describe(x)}."
+                )
             if c is None and t._dims is not None:
                 c = t._dims[0]
         vec = (u, (c,))
@@ -898,7 +903,8 @@ class FusedBatchNormGradV3(OpDef):
     def infer(self, op):
         dy, x, scale = op.inputs[:3]
         vec = (scale.dtype, scale._dims)
-        return [(x.dtype, _merge_dims("FusedBatchNormGradV3", dy, x)), vec, vec, (scale.dtype, (0,)), (scale.dtype, (0,))]
+        empty = (scale.dtype, (0,))
+        return [(x.dtype, _merge_dims("FusedBatchNormGradV3", dy, x)), vec, vec, empty, empty]
 
     def kernel(self, op, rt):
         xp = rt.xp
@@ -1058,7 +1064,7 @@ def _noise_shape(x: Tensor, noise_shape: Any) -> Any:
 
 def dropout(x: Any, keep_prob: Any = None, noise_shape: Any = None, seed: int | None = None, name: str | None = None,
             rate: Any = None) -> Tensor:
-    """``tf.nn.dropout``: zeroes each unit with probability ``rate`` (= 1 - keep_prob), scales the rest by 1/(1-rate)."""
+    """``tf.nn.dropout``: zeroes units with probability ``rate`` (1 - keep_prob), scales the rest by 1/(1 - rate)."""
     if keep_prob is not None:
         if rate is not None:
             raise ValueError("Cannot specify both 'rate' and 'keep_prob'.")
@@ -1073,7 +1079,8 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Any = None, seed: int | 
         xt = convert_to_tensor(x, name="x")
         if not xt.dtype.is_floating:
             raise ValueError(
-                f"x has to be a floating point tensor since it's going to be scaled. Got a {xt.dtype.name} tensor instead."
+                "x has to be a floating point tensor since it's going to be scaled. "
+                f"Got a {xt.dtype.name} tensor instead."
             )
         if isinstance(rate, numbers.Real):
             if not 0 <= rate < 1:

@@ -270,7 +270,8 @@ def random_uniform(shape: Any, minval: Any = 0, maxval: Any = None, dtype: Any =
 def random_shuffle(value: Any, seed: int | None = None, name: str | None = None) -> Tensor:
     """``tf.random_shuffle``: ``value`` permuted along its first dimension."""
     x = convert_to_tensor(value, name="value")
-    return get_default_graph().create_op("RandomShuffle", [x], seed_attrs(seed), name=name or "RandomShuffle").outputs[0]
+    g = get_default_graph()
+    return g.create_op("RandomShuffle", [x], seed_attrs(seed), name=name or "RandomShuffle").outputs[0]
 
 
 def multinomial(logits: Any, num_samples: Any, seed: int | None = None, name: str | None = None,
@@ -285,11 +286,6 @@ def multinomial(logits: Any, num_samples: Any, seed: int | None = None, name: st
         n = convert_to_tensor(num_samples, dtype=_dtypes.int32, name="num_samples")
         return g.create_op("Multinomial", [lg, n], {"output_dtype": out_dt, **seed_attrs(seed)}).outputs[0]
 
-
-# ``tf.random.*`` spellings (TF1 has both).
-normal = random_normal
-uniform = random_uniform
-shuffle = random_shuffle
 
 def categorical(logits: Any, num_samples: Any, dtype: Any = None, seed: int | None = None,
                 name: str | None = None) -> Tensor:

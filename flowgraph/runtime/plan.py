@@ -39,6 +39,7 @@ class Step:
     for_op: Operation | None = None
     wait_slots: tuple[int, ...] = ()  # slots a read waits for without reading them
     wait_ops: tuple[Operation, ...] = ()  # control inputs of the Identity chain a read goes through
+    at_end: bool = False  # a fetched variable value: read after every other step
     #: None when the output size is unknown at build time; the first run measures it.
     elements: int | None = 0
 
@@ -97,42 +98,46 @@ def build_plan(
     rt: Any,
     inter_op_threads: int,
 ) -> Plan:
+    """Prunes, orders and slot-allocates the ops one (fetches, feeds) signature needs.
+
+    Variables follow TF1's ref semantics: a consumer reads a variable when it runs (after its
+    dependencies, also through Identity chains such as ``v/read``), and a fetched variable value
+    is read at the end of the run, so it shows the run's assignments.
+    """
     fed = set(feed_tensors)
     # A fetched tensor that is fed is answered from the feed: its op need not run.
     targets = [f if isinstance(f, Operation) else f.op for f in fetch_tensors if f not in fed]
     ops = prune(graph, targets, fed)
-
     for op in ops:
         if op.type == "Placeholder" and not any(t in fed for t in op._outputs):
             raise InvalidArgumentError(None, op, _missing_feed_message(op))
 
-    slot_of: dict[Tensor, int] = {}
-    n_slots = 0
-    feed_slots = []
-    for t in feed_tensors:
-        slot_of[t] = n_slots
-        feed_slots.append(n_slots)
-        n_slots += 1
+    required = {c for op in ops for c in op._control_inputs}  # ops that must run though nothing reads them
+    end_reads: dict[Tensor, tuple[Operation, tuple[Operation, ...]]] = {}
+    for f in fetch_tensors:
+        if isinstance(f, Operation):
+            required.add(f)
+        elif f not in fed:
+            src = _ref_source(f, fed)
+            if src is not None:
+                end_reads[f] = src
 
-    # A ref output (a variable) runs as a step of its own only when fetched or waited on; each
-    # consumer otherwise gets a private read placed right before it (also through Identity chains
-    # such as ``v/read``: TF1's ref aliasing lets a consumer see assignments it is ordered after).
-    target_set = set(targets)
-    waited_on = {c for op in ops for c in op._control_inputs}
+    slot_of: dict[Tensor, int] = {t: i for i, t in enumerate(feed_tensors)}
+    feed_slots = tuple(slot_of[t] for t in feed_tensors)
+    n_slots = len(feed_tensors)
     steps: list[Step] = []
     const_slots: dict[int, Any] = {}
     for op in ops:
         if op.type == "Const" and not any(t in fed for t in op._outputs):
-            s = n_slots
-            n_slots += 1
-            slot_of[op._outputs[0]] = s
             v = rt.to_device(op.attrs["value"])
             if type(v) is np.ndarray and v.ndim == 0 and v.dtype != object:
                 v = v[()]  # a NumPy scalar: scalar kernels on it are several times cheaper than on 0-d arrays
-            const_slots[s] = v
+            slot_of[op._outputs[0]] = n_slots
+            const_slots[n_slots] = v
+            n_slots += 1
             continue
-        if op._opdef.ref_output and op not in target_set and op not in waited_on:
-            continue
+        if op._opdef.ref_output and op not in required:
+            continue  # read by each consumer instead
         ref_inputs = getattr(op._opdef, "ref_inputs", ())
         ins = []
         reads = []
@@ -146,12 +151,9 @@ def build_plan(
                 reads.append((src, n_slots))
                 ins.append(n_slots)
                 n_slots += 1
-        if reads:
-            read_slots = {r for _, r in reads}
-            waits = tuple(s for s in ins if s not in read_slots)
-            for (var, via), s in reads:
-                reader = var._opdef.ref_reader(var, rt, op)
-                steps.append(Step(var, reader, (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
+        waits = tuple(s for s in ins if s not in {r for _, r in reads})
+        for (var, via), s in reads:
+            steps.append(Step(var, var._opdef.ref_reader(var, rt, op), (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
         outs = []
         for t in op._outputs:
             if t in fed:
@@ -161,24 +163,45 @@ def build_plan(
                 outs.append(n_slots)
                 n_slots += 1
         steps.append(Step(op, rt.bind(op), tuple(ins), tuple(outs), elements=_elements(op)))
-    fetch_slots = tuple(slot_of[f] if isinstance(f, Tensor) else -1 for f in fetch_tensors)
-    steps = _live_steps(steps, fetch_slots, target_set | waited_on)
+    for f, (var, via) in end_reads.items():
+        slot_of[f] = n_slots
+        steps.append(Step(var, var._opdef.ref_reader(var, rt, f.op), (), (n_slots,), for_op=f.op, wait_ops=via,
+                          at_end=True))
+        n_slots += 1
 
+    fetch_slots = tuple(slot_of[f] if isinstance(f, Tensor) else -1 for f in fetch_tensors)
+    steps = _live_steps(steps, fetch_slots, required)
+    _link(steps)
+    keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
+    readers = _set_frees(steps, n_slots, keep)
+    plan = Plan(steps, n_slots, feed_slots, fetch_slots, const_slots, readers, keep, False,
+                inter_op_threads=inter_op_threads)
+    retune(plan)
+    return plan
+
+
+def _link(steps: list[Step]) -> None:
+    """Sets each step's dependency count and consumers (data, control, and a read's waits)."""
     index_of = {st.op: i for i, st in enumerate(steps) if st.for_op is None}
-    producer: dict[int, int] = {}
-    for i, st in enumerate(steps):
-        for s in st.out_slots:
-            if s >= 0:
-                producer[s] = i
-    for i, st in enumerate(steps):
+    producer = {s: i for i, st in enumerate(steps) for s in st.out_slots if s >= 0}
+    deps_of = []
+    for st in steps:
         deps = {producer[s] for s in st.in_slots + st.wait_slots if s in producer}
         waits_for = st.op._control_inputs if st.for_op is None else st.for_op._control_inputs + list(st.wait_ops)
         deps.update(index_of[c] for c in waits_for if c in index_of)
+        deps_of.append(deps)
+    # End-of-run reads wait for every step that nothing else waits for, hence for all of them.
+    has_consumer = {d for deps in deps_of for d in deps}
+    sinks = {i for i, st in enumerate(steps) if not st.at_end and i not in has_consumer}
+    for i, st in enumerate(steps):
+        deps = deps_of[i] | sinks if st.at_end else deps_of[i]
         st.n_deps = len(deps)
         for d in deps:
             steps[d].consumers.append(i)
 
-    keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
+
+def _set_frees(steps: list[Step], n_slots: int, keep: frozenset) -> list[int]:
+    """Marks where each slot's last reader is (serial order); returns how many steps read each slot."""
     readers = [0] * n_slots
     last_reader: dict[int, int] = {}
     for i, st in enumerate(steps):
@@ -191,11 +214,7 @@ def build_plan(
             frees.setdefault(i, []).append(s)
     for i, fs in frees.items():
         steps[i].frees = tuple(fs)
-
-    plan = Plan(steps, n_slots, tuple(feed_slots), fetch_slots, const_slots, readers, keep, False,
-                inter_op_threads=inter_op_threads)
-    retune(plan)
-    return plan
+    return readers
 
 
 def _ref_source(t: Tensor, fed: set[Tensor]) -> tuple[Operation, tuple[Operation, ...]] | None:

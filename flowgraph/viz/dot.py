@@ -79,7 +79,6 @@ def to_dot(
             "ranksep": "0.32",
             "bgcolor": "white",
             "pad": "0.25",
-            "compound": "true",
             "newrank": "true",
         },
         node_attr={
@@ -227,11 +226,11 @@ def _node_attrs(n: Node, t: float | None, scale: style.HeatScale | None, total: 
         attrs["fontcolor"] = style.text_on(attrs["fillcolor"])
         pct = 100.0 * t / total if total > 0 else 0.0
         time_line = f"{style.fmt_time(t)}  ({pct:.0f}%)" if pct >= 1 else style.fmt_time(t)
-    attrs["label"] = _node_label(n, time_line, attrs["fontcolor"])
+    attrs["label"] = _node_label(n, time_line)
     return attrs
 
 
-def _node_label(n: Node, time_line: str | None, color: str) -> str:
+def _node_label(n: Node, time_line: str | None) -> str:
     esc = html.escape
     rows = [f"<b>{esc(n.title)}</b>"]
     if n.subtitle and (n.collapsed or not n.title.startswith(n.subtitle)):

@@ -282,12 +282,15 @@ def _finish_collapsed(n: Node) -> None:
     slots = len(n.ops) - len(own)  # optimizer slots folded in from elsewhere
     anchor = next((op for op in own if op.name == path), None)
     kinds = [style.op_kind(op) for op in own]
+    kinds = [k for k in kinds if k != style.CONSTANT] or kinds  # constants only tint all-constant scopes
     if anchor is not None:
         n.kind = style.op_kind(anchor)
         extra = len(own) - 1
         n.subtitle = anchor.type + (f" (+{_count(extra, 'op')})" if extra else "")
     else:
-        n.kind = style.GRADIENT if style.is_gradient_scope(path) else max(set(kinds), key=kinds.count)
+        order = list(style.PALETTE)  # ties go to the later kind: op over variable over placeholder
+        n.kind = style.GRADIENT if style.is_gradient_scope(path) else max(
+            set(kinds), key=lambda k: (kinds.count(k), order.index(k)))
         n.subtitle = _count(len(own), "op")
     if slots:
         n.subtitle += f" + {_count(slots, 'slot')}"

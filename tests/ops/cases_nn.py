@@ -54,7 +54,8 @@ RELU6_X = np.array([[-1.5, 0.5, 2.0, 5.5], [6.7, -0.3, 3.3, 7.9], [0.9, 1.1, -4.
 CASES = [
     # activations
     OpCase("relu", lambda x: tf.nn.relu(x), [X], lambda x: np.maximum(x, 0), second_order=True),
-    OpCase("relu_int", lambda x: tf.nn.relu(x), [np.array([-2, 0, 3], np.int32)], lambda x: np.maximum(x, 0), grad=False),
+    OpCase("relu_int", lambda x: tf.nn.relu(x), [np.array([-2, 0, 3], np.int32)], lambda x: np.maximum(x, 0),
+           grad=False),
     OpCase("relu6", lambda x: tf.nn.relu6(x), [RELU6_X], lambda x: np.clip(x, 0, 6), second_order=True),
     OpCase("leaky_relu", lambda x: tf.nn.leaky_relu(x, alpha=0.1), [X], lambda x: np.where(x > 0, x, 0.1 * x),
            second_order=True),
@@ -62,7 +63,8 @@ CASES = [
     OpCase("elu", lambda x: tf.nn.elu(x), [X], lambda x: np.where(x < 0, np.expm1(x), x), second_order=True),
     OpCase("selu", lambda x: tf.nn.selu(x), [X],
            lambda x: SELU_SCALE * np.where(x < 0, SELU_ALPHA * np.expm1(x), x), second_order=True),
-    OpCase("softplus", lambda x: tf.nn.softplus(x), [randn(3, 4) * 3], lambda x: np.log1p(np.exp(x)), second_order=True),
+    OpCase("softplus", lambda x: tf.nn.softplus(x), [randn(3, 4) * 3], lambda x: np.log1p(np.exp(x)),
+           second_order=True),
     OpCase("softsign", lambda x: tf.nn.softsign(x), [X], lambda x: x / (1 + np.abs(x)), second_order=True),
     # softmax family
     OpCase("softmax", lambda x: tf.nn.softmax(x), [randn(3, 5)], np_softmax, second_order=True),
@@ -77,7 +79,8 @@ CASES = [
            [labels_dist(3, 5), randn(3, 5)], lambda z, x: -(z * np_log_softmax(x)).sum(-1), second_order=True),
     OpCase("softmax_xent_v2_rank3_axis1",
            lambda z, x: tf.nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x, axis=1),
-           [labels_dist(2, 4, 3, axis=1), randn(2, 4, 3)], lambda z, x: -(z * np_log_softmax(x, 1)).sum(1), second_order=True),
+           [labels_dist(2, 4, 3, axis=1), randn(2, 4, 3)], lambda z, x: -(z * np_log_softmax(x, 1)).sum(1),
+           second_order=True),
     OpCase("softmax_xent_v1", lambda z, x: tf.nn.softmax_cross_entropy_with_logits(labels=z, logits=x),
            [labels_dist(4, 3), randn(4, 3)], lambda z, x: -(z * np_log_softmax(x)).sum(-1), grad_inputs=(1,),
            second_order=True),
@@ -99,8 +102,8 @@ CASES = [
     # bias_add
     OpCase("bias_add_nhwc", lambda x, b: tf.nn.bias_add(x, b), [randn(2, 3, 4, 5), randn(5, seed=1)],
            lambda x, b: x + b, second_order=True),
-    OpCase("bias_add_nchw", lambda x, b: tf.nn.bias_add(x, b, data_format="NCHW"), [randn(2, 3, 4, 5), randn(3, seed=1)],
-           lambda x, b: x + b.reshape(3, 1, 1)),
+    OpCase("bias_add_nchw", lambda x, b: tf.nn.bias_add(x, b, data_format="NCHW"),
+           [randn(2, 3, 4, 5), randn(3, seed=1)], lambda x, b: x + b.reshape(3, 1, 1)),
     OpCase("bias_add_2d", lambda x, b: tf.nn.bias_add(x, b), [randn(4, 3), randn(3, seed=1)], lambda x, b: x + b),
     OpCase("bias_add_grad_nhwc", lambda g: make_op("BiasAddGrad", [g], {"data_format": "NHWC"}), [randn(2, 3, 4)],
            lambda g: g.sum((0, 1)), second_order=True),

@@ -189,3 +189,11 @@ def test_multinomial_frequencies():
         np.testing.assert_allclose(np.bincount(row, minlength=3) / row.size, p, atol=0.01)
     s32, _ = run_twice(lambda: rnd.multinomial(logits, 5, output_dtype=tf.int32))
     assert s32.dtype == np.int32
+
+
+def test_categorical_is_multinomial_with_new_argument_order():
+    with tf.Graph().as_default():
+        c = rnd.categorical([[0.0, -1e9], [-1e9, 0.0]], 3, dtype=tf.int32, seed=1)
+        assert c.op.name == "categorical/Multinomial" and c.dtype == tf.int32
+        with tf.Session() as sess:
+            np.testing.assert_array_equal(sess.run(c), [[0, 0, 0], [1, 1, 1]])
