@@ -156,12 +156,14 @@ def test_any_tensor_may_be_fed_overriding_its_computation():
         assert sess.run(pwd).tolist() == [1.0, 2.0] and sess.run(pwd, {pwd: [3.0, 4.0]}).tolist() == [3.0, 4.0]
 
 
-def test_feeding_a_variables_state_is_refused_but_its_value_may_be_fed():
+def test_a_variable_may_be_fed_for_one_run():
     v = tf.Variable(3.0, name="v")
     with tf.Session() as sess:
-        assert sess.run(v * 2.0, {v: 1.0}) == 2.0  # feeds v/read, the variable stays uninitialized
-        with pytest.raises(ValueError, match="Tensor v:0 may not be fed"):
-            sess.run(v * 2.0, {"v:0": 1.0})
+        assert sess.run(v * 2.0, {v: 1.0}) == 2.0  # feeds v/read; the variable stays uninitialized
+        assert sess.run(v * 2.0, {"v:0": 1.5}) == 3.0  # feeds its state tensor
+        assert sess.run("v:0", {"v:0": 5.0}) == 5.0
+        with pytest.raises(errors.FailedPreconditionError, match="uninitialized value v"):
+            sess.run(v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +198,9 @@ def test_control_dependencies_run_first():
         assert sess.run(later) == 2.0
         assert sess.run(scaled) == 30.0
         assert sess.run([after, later]) == [4.0, 4.0]  # one increment per run, both read after it
+        # A fetched variable value is read at the end of the run, as TF1's refs are copied out then.
+        assert sess.run([inc, v]) == [5.0, 5.0]
+        assert sess.run({"v": v, "state": "Variable:0", "inc": inc.op}) == {"v": 6.0, "state": 6.0, "inc": None}
 
 
 # ---------------------------------------------------------------------------------------------
