@@ -187,7 +187,9 @@ class Optimizer(abc.ABC):
                 "No gradients provided for any variable, check your graph for ops that do not support "
                 f"gradients, between variables {[str(v) for _, v in grads_and_vars]} and loss {loss}."
             )
-        return self.apply_gradients(grads_and_vars, global_step=global_step, name=name)
+        train_op = self.apply_gradients(grads_and_vars, global_step=global_step, name=name)
+        warn_if_update_ops_skipped(train_op)
+        return train_op
 
     def compute_gradients(
         self,
@@ -416,3 +418,47 @@ def _increment(global_step: Any, name: str) -> Tensor:
             .outputs[0]
         )
     raise TypeError(f"global_step must be a tf.Variable (see tf.train.get_or_create_global_step), got {global_step!r}.")
+
+
+class UpdateOpsNotRunWarning(UserWarning):
+    """A train op ignores the UPDATE_OPS collection (batch-norm moving averages would never update)."""
+
+
+def warn_if_update_ops_skipped(train_op: Any) -> None:
+    """Warns once per graph when ``train_op`` does not depend on every op in ``UPDATE_OPS``.
+
+    TF1 leaves this to the user (``with tf.control_dependencies(update_ops):``); forgetting it
+    silently freezes batch normalization's moving statistics, so evaluation quietly goes wrong.
+    """
+    import warnings
+
+    from flowgraph.graph import GraphKeys, Operation, user_frame
+
+    target = train_op if isinstance(train_op, Operation) else train_op.op
+    g = target.graph
+    updates = [u if isinstance(u, Operation) else u.op for u in g.get_collection(GraphKeys.UPDATE_OPS)]
+    if not updates or getattr(g, "_update_ops_warned", False):
+        return
+    seen: set = set()
+    stack = [target]
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    missing = [u for u in updates if u not in seen]
+    if not missing:
+        return
+    g._update_ops_warned = True
+    names = ", ".join(u.name for u in missing[:6]) + (" ..." if len(missing) > 6 else "")
+    file, line, _ = user_frame()
+    warnings.warn_explicit(
+        f"The train op '{target.name}' does not run the {len(missing)} op(s) in tf.GraphKeys.UPDATE_OPS ({names}), "
+        "so batch normalization's moving averages will never be updated. Build it under "
+        "`with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):`.",
+        UpdateOpsNotRunWarning,
+        file,
+        line,
+    )
