@@ -150,23 +150,6 @@ def enable_eager_execution(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
 newaxis = None
 
 
-def to_float(x, name="ToFloat"):  # noqa: ANN001, ANN201
-    """TF1's deprecated ``tf.to_float``: ``tf.cast(x, tf.float32)``."""
-    return cast(x, float32, name=name)  # noqa: F405
-
-
-def to_double(x, name="ToDouble"):  # noqa: ANN001, ANN201
-    return cast(x, float64, name=name)  # noqa: F405
-
-
-def to_int32(x, name="ToInt32"):  # noqa: ANN001, ANN201
-    return cast(x, int32, name=name)  # noqa: F405
-
-
-def to_int64(x, name="ToInt64"):  # noqa: ANN001, ANN201
-    return cast(x, int64, name=name)  # noqa: F405
-
-
 def __getattr__(name):  # noqa: ANN001, ANN202
     from flowgraph.compat.missing import missing_attribute
 

@@ -65,9 +65,9 @@ def register_op(cls: type[OpDef]) -> type[OpDef]:
         prev = inspect.getsourcefile(type(_OPS[name]))  # only on this error path
         raise KeyError(f"Op type '{name}' is registered twice (first in {prev}).")
     _OPS[name] = cls()
-    if "gradient" in cls.__dict__ and name not in _GRADIENTS:
+    if cls.gradient is not OpDef.gradient and name not in _GRADIENTS:  # own or inherited rule
         _GRADIENTS[name] = _OPS[name].gradient
-        _GRADIENT_SITES[name] = _site(cls.__dict__["gradient"])
+        _GRADIENT_SITES[name] = _site(cls.gradient)
     return cls
 
 
