@@ -966,8 +966,14 @@ def conv2d(
 
 
 def _sizes_tensor(sizes: Any, name: str) -> Tensor:
+    """A shape argument as an int32 vector; a list mixing ints and scalar Tensors is stacked (TF1's
+    ``[tf.shape(x)[0], 8, 8, 5]`` idiom)."""
     if isinstance(sizes, Tensor):
         return sizes
+    if isinstance(sizes, list | tuple) and any(isinstance(s, Tensor) for s in sizes):
+        from flowgraph.ops.array import stack
+
+        return stack([s if isinstance(s, Tensor) else convert_to_tensor(np.int32(s)) for s in sizes], name=name)
     return convert_to_tensor(np.asarray(sizes, dtype=np.int32), name=name)
 
 
