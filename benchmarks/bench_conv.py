@@ -1,6 +1,6 @@
 """Convolution and pooling, forward + backward: flowgraph's ops (through ``Session.run``) vs PyTorch CPU.
 
-Run: python benchmarks/bench_conv.py [--threads N] [--rounds R] [--cpu-time]
+Run: python benchmarks/bench_conv.py [--threads N] [--rounds R] [--cpu-time] [--mallopt]
 Prints the median milliseconds of each side and the ratio flowgraph / torch (lower is better; the
 target is <= 1.5). Shapes: LeNet-5 conv1 (28x28x1 -> 5x5x6 SAME, no input gradient, as in training),
 conv2 (14x14x6 -> 5x5x16 VALID), a 3x3 64-channel ResNet layer on 32x32, and the 2x2 pools.
@@ -53,7 +53,7 @@ def best_ms(fns: list, rounds: int) -> list[float]:
 
 def fg_conv(spec, x, w, g, config):
     """A session step computing the conv and its gradients, and its values."""
-    n, h, wd, c, k, o, pad, s, xgrad = spec
+    pad, s, xgrad = spec[6:]
     graph = tf.Graph()
     with graph.as_default():
         xt = tf.placeholder(tf.float32, x.shape)
@@ -67,7 +67,7 @@ def fg_conv(spec, x, w, g, config):
 
 
 def torch_conv(torch, spec, x, w, g):
-    n, h, wd, c, k, o, pad, s, xgrad = spec
+    pad, s, xgrad = spec[6:]
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(xgrad)
     wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).requires_grad_(True)
     gt = torch.from_numpy(np.ascontiguousarray(g.transpose(0, 3, 1, 2)))
@@ -87,7 +87,7 @@ def torch_conv(torch, spec, x, w, g):
 
 
 def fg_pool(spec, x, g, config):
-    kind, n, h, w, c, k, s = spec
+    kind, k, s = spec[0], spec[5], spec[6]
     graph = tf.Graph()
     with graph.as_default():
         xt = tf.placeholder(tf.float32, x.shape)
@@ -101,7 +101,7 @@ def fg_pool(spec, x, g, config):
 
 
 def torch_pool(torch, spec, x, g):
-    kind, n, h, w, c, k, s = spec
+    kind, k, s = spec[0], spec[5], spec[6]
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(True)
     gt = torch.from_numpy(np.ascontiguousarray(g.transpose(0, 3, 1, 2)))
     pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
@@ -117,9 +117,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=0, help="BLAS/torch threads (0: library default)")
     ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--cpu-time", action="store_true",
-                    help="time by process CPU time (steadier on a loaded machine; meaningful with --threads 1)")
+    ap.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time by process CPU time (steadier on a loaded machine; meaningful with --threads 1)",
+    )
+    ap.add_argument(
+        "--mallopt",
+        action="store_true",
+        help="keep freed memory in the heap (glibc mallopt), so large arrays reuse already-faulted pages",
+    )
     args = ap.parse_args()
+    if args.mallopt:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: serve arrays up to 32 MiB from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not hand freed heap back to the kernel
     if args.cpu_time:
         global CLOCK
         CLOCK = time.process_time

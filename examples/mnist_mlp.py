@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any, TextIO
 
 import numpy as np
@@ -179,6 +180,63 @@ def load_mnist(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.nda
     return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)
 
 
+def build_graph(build_model: Callable[[Any, Any], Any], seed: int) -> SimpleNamespace:
+    """The training graph: placeholders, loss, Adam step, test-accuracy metric, Saver (finalized)."""
+    g = SimpleNamespace(graph=tf.Graph())
+    with g.graph.as_default():
+        tf.set_random_seed(seed)
+        g.images = tf.placeholder(tf.float32, [None, 28, 28, 1], name="images")
+        g.labels = tf.placeholder(tf.int64, [None], name="labels")
+        g.training = tf.placeholder_with_default(False, [], name="training")
+        g.learning_rate = tf.placeholder(tf.float32, [], name="learning_rate")
+        logits = build_model(g.images, g.training)
+        g.loss = tf.losses.sparse_softmax_cross_entropy(labels=g.labels, logits=logits)
+        g.predictions = tf.argmax(logits, axis=1)
+        g.batch_acc = tf.reduce_mean(tf.cast(tf.equal(g.predictions, g.labels), tf.float32))
+        global_step = tf.train.get_or_create_global_step()
+        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):  # batch-norm statistics
+            g.train_op = tf.train.AdamOptimizer(g.learning_rate).minimize(g.loss, global_step=global_step)
+        g.epoch = tf.Variable(0, trainable=False, name="epoch")
+        g.next_epoch = tf.assign_add(g.epoch, 1)
+        g.test_acc, g.test_acc_update = tf.metrics.accuracy(g.labels, g.predictions, name="test_accuracy")
+        g.saver = tf.train.Saver(max_to_keep=2)
+        g.init = tf.global_variables_initializer()
+        g.local_init = tf.local_variables_initializer()
+    g.graph.finalize()  # the loop below must not add ops
+    return g
+
+
+def evaluate(sess: Any, g: SimpleNamespace, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Streams the test set through ``tf.metrics.accuracy``; returns it and the predictions."""
+    sess.run(g.local_init)
+    preds = [np.zeros(0, np.int64)]
+    for i in range(0, len(x), 1000):
+        p, _ = sess.run([g.predictions, g.test_acc_update], {g.images: x[i : i + 1000], g.labels: y[i : i + 1000]})
+        preds.append(p)
+    return float(sess.run(g.test_acc)), np.concatenate(preds)
+
+
+def run_epoch(
+    sess: Any, g: SimpleNamespace, batches: Any, lr: float, shift: int, rng: np.random.Generator, bar: ProgressBar
+) -> dict:
+    """One pass over ``batches``; returns the mean loss and accuracy, images/s and seconds."""
+    seen, loss_sum, correct = 0, 0.0, 0.0
+    t0 = time.perf_counter()
+    for xb, yb in batches:
+        if shift:
+            xb = random_shift(xb, shift, rng)
+        feed = {g.images: xb, g.labels: yb, g.training: True, g.learning_rate: lr}
+        _, loss, acc = sess.run([g.train_op, g.loss, g.batch_acc], feed)
+        seen += len(yb)
+        loss_sum += float(loss) * len(yb)
+        correct += float(acc) * len(yb)
+        bar.update(seen, loss_sum / seen, correct / seen)
+    dt = time.perf_counter() - t0
+    seen = max(seen, 1)
+    bar.close(seen, loss_sum / seen, correct / seen)
+    return {"loss": loss_sum / seen, "acc": correct / seen, "images_per_s": seen / max(dt, 1e-9), "seconds": dt}
+
+
 def train(
     build_model: Callable[[Any, Any], Any], args: argparse.Namespace, name: str, log: TextIO | None = None
 ) -> float:
@@ -189,95 +247,51 @@ def train(
     """
     log = log if log is not None else sys.stdout
     x_train, y_train, x_test, y_test = load_mnist(args)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(args.seed)
-        images = tf.placeholder(tf.float32, [None, 28, 28, 1], name="images")
-        labels = tf.placeholder(tf.int64, [None], name="labels")
-        training = tf.placeholder_with_default(False, [], name="training")
-        learning_rate = tf.placeholder_with_default(np.float32(args.lr), [], name="learning_rate")
-        logits = build_model(images, training)
-        loss = tf.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
-        predictions = tf.argmax(logits, axis=1)
-        batch_acc = tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))
-        global_step = tf.train.get_or_create_global_step()
-        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-            train_op = tf.train.AdamOptimizer(learning_rate).minimize(loss, global_step=global_step)
-        epoch_var = tf.Variable(0, trainable=False, name="epoch")
-        next_epoch = tf.assign_add(epoch_var, 1)
-        test_acc, test_acc_update = tf.metrics.accuracy(labels, predictions, name="test_accuracy")
-        saver = tf.train.Saver(max_to_keep=2)
-        init = tf.global_variables_initializer()
-        local_init = tf.local_variables_initializer()
-    graph.finalize()
-
-    def evaluate(sess: Any) -> tuple[float, np.ndarray]:
-        sess.run(local_init)
-        preds = []
-        for i in range(0, len(x_test), 1000):
-            p, _ = sess.run(
-                [predictions, test_acc_update], {images: x_test[i : i + 1000], labels: y_test[i : i + 1000]}
-            )
-            preds.append(p)
-        return float(sess.run(test_acc)), np.concatenate(preds) if preds else np.zeros(0, np.int64)
-
+    g = build_graph(build_model, args.seed)
     history: dict = {"train_loss": [], "train_acc": [], "test_acc": [], "images_per_s": []}
     ckpt_prefix = os.path.join(args.checkpoint_dir, name) if args.checkpoint_dir else None
     hist_path = os.path.join(args.checkpoint_dir, f"{name}_history.json") if args.checkpoint_dir else None
     batches = BatchIterator(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
-    aug_rng = np.random.default_rng(args.seed)
-    with tf.Session(graph=graph) as sess:
-        sess.run(init)
+    with tf.Session(graph=g.graph) as sess:
+        sess.run(g.init)
         start = 0
-        if args.resume:
-            latest = tf.train.latest_checkpoint(args.checkpoint_dir)
-            if latest is None:
-                print(f"No checkpoint in {args.checkpoint_dir}: starting from scratch.", file=log)
-            else:
-                saver.restore(sess, latest)
-                start = int(sess.run(epoch_var))
-                if hist_path and os.path.exists(hist_path):
-                    with open(hist_path) as f:
-                        history = json.load(f)
-                print(f"Resumed from {latest} (epoch {start} done).", file=log)
-        batches.epoch = start
-        aug_rng = np.random.default_rng([args.seed, start])
-        n = len(x_train)
+        latest = tf.train.latest_checkpoint(args.checkpoint_dir) if args.resume else None
+        if latest is not None:
+            g.saver.restore(sess, latest)
+            start = int(sess.run(g.epoch))
+            if os.path.exists(hist_path):
+                with open(hist_path) as f:
+                    history = json.load(f)
+            print(f"Resumed from {latest} (epoch {start} done).", file=log)
+        elif args.resume:
+            print(f"No checkpoint in {args.checkpoint_dir}: starting from scratch.", file=log)
+        batches.epoch = start  # the shuffling and shifts of a resumed run match an uninterrupted one
+        rng = np.random.default_rng([args.seed, start])
         for epoch in range(start, args.epochs):
             lr = args.lr * args.lr_decay**epoch
-            bar = ProgressBar(n, f"epoch {epoch + 1:>2}/{args.epochs}", enabled=not args.quiet)
-            seen, loss_sum, correct = 0, 0.0, 0.0
-            t0 = time.perf_counter()
-            for xb, yb in batches:
-                if args.shift:
-                    xb = random_shift(xb, args.shift, aug_rng)
-                feed = {images: xb, labels: yb, training: True, learning_rate: lr}
-                _, l_val, a_val = sess.run([train_op, loss, batch_acc], feed)
-                k = len(yb)
-                seen += k
-                loss_sum += float(l_val) * k
-                correct += float(a_val) * k
-                bar.update(seen, loss_sum / seen, correct / seen)
-            dt = time.perf_counter() - t0
-            bar.close(seen, loss_sum / max(seen, 1), correct / max(seen, 1))
-            acc, _ = evaluate(sess)
-            history["train_loss"].append(loss_sum / max(seen, 1))
-            history["train_acc"].append(correct / max(seen, 1))
-            history["test_acc"].append(acc)
-            history["images_per_s"].append(seen / dt if dt > 0 else 0.0)
-            sess.run(next_epoch)
+            bar = ProgressBar(len(x_train), f"epoch {epoch + 1:>2}/{args.epochs}", enabled=not args.quiet)
+            stats = run_epoch(sess, g, batches, lr, args.shift, rng, bar)
+            acc, _ = evaluate(sess, g, x_test, y_test)
+            sess.run(g.next_epoch)
+            for key, value in (
+                ("train_loss", stats["loss"]),
+                ("train_acc", stats["acc"]),
+                ("test_acc", acc),
+                ("images_per_s", stats["images_per_s"]),
+            ):
+                history[key].append(value)
             print(
-                f"epoch {epoch + 1}/{args.epochs}: loss {loss_sum / max(seen, 1):.4f}  train acc "
-                f"{100 * correct / max(seen, 1):.2f}%  test acc {100 * acc:.2f}%  lr {lr:.2e}  "
-                f"{seen / dt if dt > 0 else 0:,.0f} img/s  {dt:.1f}s",
+                f"epoch {epoch + 1}/{args.epochs}: loss {stats['loss']:.4f}  train acc {100 * stats['acc']:.2f}%  "
+                f"test acc {100 * acc:.2f}%  lr {lr:.2e}  {stats['images_per_s']:,.0f} img/s  "
+                f"{stats['seconds']:.1f}s",
                 file=log,
             )
             if ckpt_prefix:
                 os.makedirs(args.checkpoint_dir, exist_ok=True)
-                saver.save(sess, ckpt_prefix, global_step=epoch + 1)
+                g.saver.save(sess, ckpt_prefix, global_step=epoch + 1)
                 with open(hist_path, "w") as f:
                     json.dump(history, f)
-        acc, preds = evaluate(sess)
+        acc, preds = evaluate(sess, g, x_test, y_test)
     print(f"\nfinal test accuracy: {100 * acc:.2f}% on {len(x_test)} images", file=log)
     print("confusion matrix (rows: true digit, columns: predicted digit):", file=log)
     print(format_confusion(confusion_matrix(y_test, preds)), file=log)

@@ -259,26 +259,51 @@ class _Signature:
     Keyed by the caller's own objects, so a repeated call skips fetch mapping and feed-name look-ups.
     """
 
-    __slots__ = ("compiled", "plan", "fn", "checks", "rebuild", "single", "version")
+    __slots__ = ("compiled", "plan", "fn", "convert", "rebuild", "single", "version")
 
     def __init__(self, compiled: _CompiledPlan, rebuild: Callable | None, version: int) -> None:
         self.compiled = compiled
         self.plan = compiled.plan
         self.fn = compiled.fn
-        self.checks = compiled.feed_checks
+        self.convert = _feed_converter(compiled.feed_checks)
         self.rebuild = rebuild  # None: a single fetched element, returned as is
         self.single = rebuild is None
         self.version = version
 
 
+def _feed_converter(checks: tuple) -> Callable:
+    """``f(feed_dict) -> feed values`` for one signature, as one generated function.
+
+    The feed dict's values arrive in the signature's key order; a Python float fed for a floating
+    scalar becomes a NumPy scalar inline, anything else goes through the tensor's checker.
+    """
+    if not checks:
+        return lambda fd: ()
+    env: dict[str, Any] = {}
+    names = [f"v{i}" for i in range(len(checks))]
+    lines = ["def convert(fd):", f"    {', '.join(names)}, = fd.values()"]
+    out = []
+    for i, chk in enumerate(checks):
+        env[f"c{i}"] = chk
+        scalar = getattr(chk, "float_scalar", None)
+        if scalar is not None:
+            env[f"f{i}"] = scalar
+            out.append(f"f{i}(v{i}) if type(v{i}) is float else c{i}(v{i})")
+        else:
+            out.append(f"c{i}(v{i})")
+    lines.append(f"    return ({', '.join(out)},)")
+    exec(compile("\n".join(lines) + "\n", "<flowgraph feeds>", "exec"), env)  # noqa: S102 - our own code
+    return env["convert"]
+
+
 def _fetch_key(fetches: Any) -> Any:
     """A hashable key for the common fetch shapes (one element, a flat list/tuple of them), else None."""
     t = type(fetches)
-    if t is Tensor or t is Operation or t is str:
+    if t is Tensor or t is Operation or t is str or hasattr(fetches, "_as_graph_element"):
         return fetches
     if t is list or t is tuple:
         for f in fetches:
-            if type(f) is not Tensor and type(f) is not Operation:
+            if type(f) is not Tensor and type(f) is not Operation and not hasattr(f, "_as_graph_element"):
                 return None
         return (t, *fetches)
     return None
@@ -397,16 +422,15 @@ class BaseSession:
                 entry = self._prepare(fetches, feed_dict, sig)
         else:
             entry = self._prepare(fetches, feed_dict, None)
-        if feed_dict:
-            args = [chk(v) for chk, v in zip(entry.checks, feed_dict.values())]
-        else:
-            args = ()
+        args = entry.convert(feed_dict) if feed_dict else ()
         plan = entry.plan
         if plan.parallel or plan.calibrate or options is not None or run_metadata is not None:
             results = self._run_general(entry, args, options, run_metadata)
         else:
             try:
                 results = entry.fn(*args)
+            except errors.OpError:
+                raise
             except Exception as e:  # a kernel failed inside the generated serial function
                 raise self._serial_error(entry.compiled, e) from e
         graph._runs += 1
@@ -632,6 +656,7 @@ def _feed_checker(t: Tensor) -> Callable:
                 )
         return arr
 
+    check.float_scalar = to_scalar if float in fast_types else None  # lets the converter inline the common case
     return check
 
 

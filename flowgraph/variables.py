@@ -101,7 +101,7 @@ class Assign(AssignBase):
         xp = rt.xp
 
         def assign(value):
-            value = xp.array(value, copy=True) if not isinstance(value, xp.ndarray) or not value.flags.owndata else value
+            value = xp.array(value, copy=True)  # a private copy: the value may be a caller's fed buffer
             if validate and dims is not None and tuple(value.shape) != tuple(d if d is not None else s for d, s in zip(dims, value.shape)):
                 from flowgraph.errors import InvalidArgumentError
 
@@ -202,9 +202,11 @@ class Variable:
             trainable = True
         g = get_default_graph()
         with g.name_scope(name or "Variable") as scope:
-            with g.name_scope("initial_value"):
-                value = initial_value() if callable(initial_value) else initial_value
-                init = convert_to_tensor(value, dtype=dtype, name="initial_value")
+            if callable(initial_value):
+                with g.name_scope("Initializer"):
+                    init = convert_to_tensor(initial_value(), dtype=dtype, name="initial_value")
+            else:
+                init = convert_to_tensor(initial_value, dtype=dtype, name="initial_value")
             if dtype is not None and init.dtype is not _dtypes.as_dtype(dtype):
                 raise TypeError(f"initial_value has dtype {init.dtype.name}, not the requested {dtype}.")
             dims = init._dims if shape is None else TensorShape(shape).as_tuple()

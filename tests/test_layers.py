@@ -197,15 +197,22 @@ def test_kernel_regularizer_adds_to_regularization_losses():
         "dense/kernel/Regularizer/l2_regularizer:0",
         "dense_1/kernel/Regularizer/l1_regularizer:0",
     ]
-    l2v, l1v = run(losses)
+    l2v, l1v, total = run([*losses, tf.losses.get_regularization_loss()])
     np.testing.assert_allclose(l2v, 0.1 * np.sum(k1**2) / 2, rtol=1e-5)
     np.testing.assert_allclose(l1v, 0.5 * np.sum(np.abs(k2)), rtol=1e-5)
+    np.testing.assert_allclose(total, l2v + l1v, rtol=1e-6)
 
 
 def test_keras_style_regularizers_do_not_halve():
     w = tf.constant([[1.0, -2.0], [3.0, 0.5]])
     v = run([regularizers.l2(0.1)(w), regularizers.l1(0.2)(w), regularizers.l1_l2(0.2, 0.1)(w)])
     np.testing.assert_allclose(v, [0.1 * 14.25, 0.2 * 6.5, 0.2 * 6.5 + 0.1 * 14.25], rtol=1e-6)
+
+
+def test_public_aliases():
+    assert tf.layers.dense is layers.dense and tf.layers.Dense is layers.Dense
+    assert tf.contrib.layers.l2_regularizer is regularizers.l2_regularizer
+    assert tf.keras.regularizers.l2 is regularizers.l2
 
 
 def test_regularizer_scale_validation():

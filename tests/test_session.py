@@ -403,6 +403,14 @@ def test_run_metadata_full_trace_records_step_stats():
     assert untraced.step_stats.dev_stats == []
 
 
+def test_intra_op_threads_cap_blas():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(limits=None):  # restores the process's BLAS settings afterwards
+        with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=1)):
+            blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+            assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
 def test_config_proto_threads():
     cfg = tf.ConfigProto(inter_op_parallelism_threads=3, intra_op_parallelism_threads=1, allow_soft_placement=True)
     assert cfg.inter_op_parallelism_threads == 3 and cfg.allow_soft_placement

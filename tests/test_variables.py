@@ -37,6 +37,7 @@ def test_variable_names_ops_and_collections():
     assert tf.Variable(0.0).name == "Variable:0" and tf.Variable(0.0).name == "Variable_1:0"
     with tf.name_scope("s"):
         assert tf.Variable(0.0, name="w").name == "s/w:0"
+    assert tf.Variable(lambda: tf.constant(1.0), name="f").initial_value.name == "f/Initializer/Const:0"
 
 
 def test_variable_initial_values_and_dtypes():
@@ -69,7 +70,7 @@ def test_initializers():
     with tf.Session() as sess:
         assert sess.run(tf.report_uninitialized_variables()).tolist() == [b"a", b"b"]
         assert not sess.run(a.is_initialized())
-        sess.run(tf.variables_initializer([a]))
+        sess.run(tf.variables_initializer([a], name="init_a"))
         assert sess.run(tf.report_uninitialized_variables()).tolist() == [b"b"]
         assert sess.run(tf.is_variable_initialized(a))
         init = tf.global_variables_initializer()
@@ -143,11 +144,15 @@ def test_assigned_values_are_not_aliased():
     x = tf.placeholder(tf.float64, [3])
     with tf.Session() as sess:
         buf = np.ones(3)
-        sess.run(v.assign(x), {x: buf})
-        buf[:] = 5.0  # the caller reuses its buffer
-        before = sess.run(v)
+        returned = sess.run(v.assign(x), {x: buf})
+        buf[:] = 5.0  # the caller reuses its buffer...
+        returned[:] = 6.0  # ... and scribbles on what it got back
+        fetched = sess.run(v)
+        fetched[:] = 7.0
+        via_identity = sess.run(tf.identity(v))
+        via_identity[:] = 8.0
         sess.run(v.assign_add(np.ones(3)))
-        assert sess.run(v).tolist() == [2.0, 2.0, 2.0] and before.tolist() == [1.0, 1.0, 1.0]
+        assert sess.run(v).tolist() == [2.0, 2.0, 2.0]
 
 
 def test_assign_checks_shape_and_dtype():
@@ -236,7 +241,7 @@ def test_get_variable_errors_name_the_variable():
 def test_get_variable_defaults_from_the_scope():
     with tf.variable_scope("s", initializer=tf.constant_initializer(0.5), dtype=tf.float64):
         v = tf.get_variable("v", [2])
-        i = tf.get_variable("i", [1], dtype=tf.int32)
+        i = tf.get_variable("i", [1], dtype=tf.int32, initializer=tf.zeros_initializer())
     assert v.dtype == tf.float64
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

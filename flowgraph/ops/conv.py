@@ -1,4 +1,5 @@
-"""Convolution and pooling: ``Conv2D`` with its two backprop ops, ``MaxPool``/``AvgPool`` and gradients.
+"""Convolution and pooling: ``Conv2D`` and ``DepthwiseConv2dNative`` with their backprop ops, ``MaxPool``,
+``AvgPool`` and their gradients.
 
 Kernels compute in NHWC (NCHW is viewed as NHWC on entry and transposed back on exit) on two ideas:
 
@@ -18,11 +19,10 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from flowgraph import dtypes as _dtypes
 from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
 from flowgraph.ops.array import _dims_from_shape_tensor, expand_dims, shape, squeeze
 from flowgraph.ops.op_helpers import describe
@@ -75,7 +75,7 @@ def _padding_attrs(padding: Any, data_format: str) -> tuple[str, list[int]]:
         flat = [int(v) for p in pairs for v in p]
         if any(v < 0 for v in flat):
             raise ValueError(f"Explicit paddings must be non-negative, got {padding!r}.")
-        h, w, c = _spatial_index(data_format)
+        c = _spatial_index(data_format)[2]
         if flat[0] or flat[1] or flat[2 * c] or flat[2 * c + 1]:
             raise ValueError(f"Explicit padding of the batch and channel dimensions must be 0, got {padding!r}.")
         return "EXPLICIT", flat
@@ -139,7 +139,7 @@ class _Axis:
     input is in range, so padding never needs materialising for pooling and col2im.
     """
 
-    __slots__ = ("n_in", "k", "s", "d", "n_out", "pad", "span", "taps", "counts")
+    __slots__ = ("counts", "d", "k", "n_in", "n_out", "pad", "s", "span", "taps")
 
     def __init__(self, n_in: int, k: int, s: int, d: int, mode: str, explicit: tuple[int, int], op_type: str) -> None:
         self.n_in, self.k, self.s, self.d = n_in, k, s, d
@@ -154,7 +154,9 @@ class _Axis:
             if hi < lo:
                 self.taps.append(None)
                 continue
-            self.taps.append((slice(lo, hi + 1), slice(lo * s + off, hi * s + off + 1, s), lo == 0 and hi == self.n_out - 1))
+            self.taps.append(
+                (slice(lo, hi + 1), slice(lo * s + off, hi * s + off + 1, s), lo == 0 and hi == self.n_out - 1)
+            )
             counts[lo : hi + 1] += 1
         self.counts = counts
 
@@ -188,8 +190,9 @@ class _Geometry:
         return got
 
 
-def _static_out(n: int | None, k: int | None, s: int, d: int, mode: str, explicit: tuple[int, int], op_type: str,
-                what: str) -> int | None:
+def _static_out(
+    n: int | None, k: int | None, s: int, d: int, mode: str, explicit: tuple[int, int], op_type: str, what: str
+) -> int | None:
     if n is None or k is None:
         return None
     try:
@@ -307,7 +310,9 @@ def _conv_input_grad_full(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape
     """Stride 1: dx = g, padded by (F-1)D - P before, correlated with w flipped in space, in <-> out."""
     n, h, wd, c = x_shape
     kh, kw, _, o = w.shape
-    gp = _shift_pad(xp, g, (kh - 1) * gh.d - gh.pad, h + gh.pad - gh.n_out, (kw - 1) * gw.d - gw.pad, wd + gw.pad - gw.n_out)
+    gp = _shift_pad(
+        xp, g, (kh - 1) * gh.d - gh.pad, h + gh.pad - gh.n_out, (kw - 1) * gw.d - gw.pad, wd + gw.pad - gw.n_out
+    )
     sn, sh, sw, sc = gp.strides
     view = xp.lib.stride_tricks.as_strided(gp, (n, h, wd, kh, kw, o), (sn, sh, sw, sh * gh.d, sw * gw.d, sc))
     w_flip = w[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, c)
@@ -445,7 +450,7 @@ def _avg_pool_grad(xp: Any, g: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any
 class _PatchCell:
     """The forward's patches, kept for the filter gradient of the same plan (taken once, then dropped)."""
 
-    __slots__ = ("wanted", "entry")
+    __slots__ = ("entry", "wanted")
 
     def __init__(self) -> None:
         self.wanted = False
@@ -457,10 +462,14 @@ _CELLS_LOCK = threading.Lock()
 
 
 def _cells_of(rt: Any) -> dict:
+    """The runtime's forward-op -> cell map (a fresh, unshared map if the runtime cannot be weakly keyed)."""
     with _CELLS_LOCK:
-        d = _CELLS.get(rt)
-        if d is None:
-            d = _CELLS[rt] = {}
+        try:
+            d = _CELLS.get(rt)
+            if d is None:
+                d = _CELLS[rt] = {}
+        except TypeError:
+            d = {}
         return d
 
 
@@ -488,8 +497,61 @@ def _backprop_cell(op: Any, rt: Any) -> _PatchCell | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Conv2D and its backprop ops
+# Depthwise kernels: one tap at a time, broadcasting over (batch, pixels, channels)
 # ---------------------------------------------------------------------------------------------
+def _depthwise_forward(xp: Any, x: Any, w: Any, gh: _Axis, gw: _Axis) -> Any:
+    """out[n, i, j, c*M + m] = sum_{a, b} x[n, i*S + a*D - P, j*S + b*D - P, c] w[a, b, c, m]."""
+    n, c, m = x.shape[0], x.shape[3], w.shape[3]
+    out = xp.zeros((n, gh.n_out, gw.n_out, c, m), dtype=x.dtype)
+    for kh, kw, oh, ow, ih, iw, _ in _taps(gh, gw):
+        out[:, oh, ow] += x[:, ih, iw, :, None] * w[kh, kw]
+    return out.reshape(n, gh.n_out, gw.n_out, c * m)
+
+
+def _depthwise_input_grad(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any:
+    """dx[n, i*S + a*D - P, j*S + b*D - P, c] += sum_m g[n, i, j, c*M + m] w[a, b, c, m]."""
+    n, _, _, c = x_shape
+    m = w.shape[3]
+    g5 = g.reshape(n, gh.n_out, gw.n_out, c, m)
+    dx = xp.zeros(x_shape, dtype=g.dtype)
+    for kh, kw, oh, ow, ih, iw, _ in _taps(gh, gw):
+        if m == 1:
+            dx[:, ih, iw] += g5[:, oh, ow, :, 0] * w[kh, kw, :, 0]
+        else:
+            dx[:, ih, iw] += (g5[:, oh, ow] * w[kh, kw]).sum(axis=-1)
+    return dx
+
+
+def _depthwise_filter_grad(xp: Any, x: Any, g: Any, gh: _Axis, gw: _Axis, w_shape: tuple) -> Any:
+    """dw[a, b, c, m] = sum_{n, i, j} x[n, i*S + a*D - P, j*S + b*D - P, c] g[n, i, j, c*M + m]."""
+    n, c, m = x.shape[0], w_shape[2], w_shape[3]
+    g5 = g.reshape(n, gh.n_out, gw.n_out, c, m)
+    dw = xp.zeros(w_shape, dtype=g.dtype)
+    ones = xp.ones(n * gh.n_out * gw.n_out, dtype=g.dtype)
+    for kh, kw, oh, ow, ih, iw, _ in _taps(gh, gw):
+        prod = (x[:, ih, iw, :, None] * g5[:, oh, ow]).reshape(-1, c * m)
+        dw[kh, kw] = (ones[: prod.shape[0]] @ prod).reshape(c, m)  # a GEMV, not a slow tall .sum(0)
+    return dw
+
+
+# ---------------------------------------------------------------------------------------------
+# Conv2D, DepthwiseConv2dNative and their backprop ops
+# ---------------------------------------------------------------------------------------------
+class _Family(NamedTuple):
+    """The three op types of one convolution: forward, and its input and filter gradients."""
+
+    forward: str
+    backprop_input: str
+    backprop_filter: str
+    depthwise: bool  # filter [KH, KW, C, M] gives C*M outputs, each channel on its own
+
+
+_CONV2D = _Family("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", False)
+_DEPTHWISE = _Family(
+    "DepthwiseConv2dNative", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter", True
+)
+
+
 def _rank4(op_type: str, **named: Tensor) -> None:
     for what, t in named.items():
         if t._dims is not None and len(t._dims) != 4:
@@ -525,7 +587,15 @@ def _check_unit_batch_channel(op_type: str, attrs: dict, keys: tuple[str, ...]) 
             raise ValueError(f"{op_type}: {key} {v} must be positive.")
 
 
-def _conv_out_dims(op_type: str, attrs: dict, x_dims: tuple | None, w_dims: tuple | None, what: str) -> tuple:
+def _out_depth(w_dims: tuple, depthwise: bool) -> int | None:
+    if not depthwise:
+        return w_dims[3]
+    return None if w_dims[2] is None or w_dims[3] is None else w_dims[2] * w_dims[3]
+
+
+def _conv_out_dims(
+    op_type: str, attrs: dict, x_dims: tuple | None, w_dims: tuple | None, what: str, depthwise: bool = False
+) -> tuple:
     """Static output dims (data_format order) of a convolution of input dims ``x_dims`` with ``w_dims``."""
     h, w, c = _spatial_index(attrs["data_format"])
     xd = x_dims if x_dims is not None else (None,) * 4
@@ -534,36 +604,39 @@ def _conv_out_dims(op_type: str, attrs: dict, x_dims: tuple | None, w_dims: tupl
     oh = _static_out(xd[h], wd[0], geo.strides[0], geo.dilations[0], geo.mode, geo.explicit[0], op_type, what)
     ow = _static_out(xd[w], wd[1], geo.strides[1], geo.dilations[1], geo.mode, geo.explicit[1], op_type, what)
     out = [xd[0], None, None, None]
-    out[h], out[w], out[c] = oh, ow, wd[3]
+    out[h], out[w], out[c] = oh, ow, _out_depth(wd, depthwise)
     return tuple(out)
 
 
-def _check_depth(op_type: str, x_name: str, x: Tensor, x_dims: tuple | None, w: Tensor, data_format: str) -> None:
+def _check_depth(
+    op_type: str, x_name: str, x: Tensor, x_dims: tuple | None, w_dims: tuple | None, fmt: str, w: Tensor | None = None
+) -> None:
     """The filter's input depth (dim 2) must equal the input's channel count."""
-    if x_dims is None or w._dims is None:
+    if x_dims is None or w_dims is None:
         return
-    cin = x_dims[_spatial_index(data_format)[2]]
-    if cin is not None and w._dims[2] is not None and cin != w._dims[2]:
+    cin = x_dims[_spatial_index(fmt)[2]]
+    if cin is not None and w_dims[2] is not None and cin != w_dims[2]:
+        filt = f"filter is {describe(w)}" if w is not None else f"filter shape is {list(w_dims)}"
         raise ValueError(
-            f"Depth of {x_name} ({cin}) does not match the input depth of filter ({w._dims[2]}) in {op_type}: "
-            f"{x_name} is {describe(x)}, filter is {describe(w)}."
+            f"Depth of {x_name} ({cin}) does not match the input depth of filter ({w_dims[2]}) in {op_type}: "
+            f"{x_name} is {describe(x)}, {filt}."
         )
 
 
-def _check_out_depth(op_type: str, g: Tensor, w_dims: tuple | None, data_format: str) -> None:
+def _check_out_depth(op_type: str, g: Tensor, w_dims: tuple | None, fmt: str, depthwise: bool) -> None:
     if g._dims is None or w_dims is None:
         return
-    co = g._dims[_spatial_index(data_format)[2]]
-    if co is not None and w_dims[3] is not None and co != w_dims[3]:
+    co, want = g._dims[_spatial_index(fmt)[2]], _out_depth(w_dims, depthwise)
+    if co is not None and want is not None and co != want:
         raise ValueError(
-            f"Depth of out_backprop ({co}) does not match the output depth of filter ({w_dims[3]}) in {op_type}: "
-            f"out_backprop is {describe(g)}."
+            f"Depth of out_backprop ({co}) does not match the output depth of filter ({want}) in {op_type}: "
+            f"out_backprop is {describe(g)}, filter shape is {list(w_dims)}."
         )
 
 
-def _check_backprop_size(op_type: str, attrs: dict, x_dims: tuple | None, w_dims: tuple | None, g: Tensor) -> None:
+def _check_backprop_size(op_type: str, attrs: dict, x_dims: tuple, w_dims: tuple, g: Tensor, depthwise: bool) -> None:
     """out_backprop's spatial size must be what the forward convolution of these sizes produces."""
-    want = _conv_out_dims(op_type, attrs, x_dims, w_dims, f"out_backprop {describe(g)}")
+    want = _conv_out_dims(op_type, attrs, x_dims, w_dims, f"out_backprop {describe(g)}", depthwise)
     if g._dims is None:
         return
     h, w, _ = _spatial_index(attrs["data_format"])
@@ -576,195 +649,235 @@ def _check_backprop_size(op_type: str, attrs: dict, x_dims: tuple | None, w_dims
             )
 
 
-def _runtime_depth_check(op_type: str, x: Any, w: Any) -> None:
-    if x.shape[3] != w.shape[2]:
-        raise ValueError(
-            f"{op_type}: depth of input ({x.shape[3]}) does not match the input depth of filter ({w.shape[2]}); "
-            f"input shape {list(x.shape)}, filter shape {list(w.shape)}."
-        )
+def _sizes_dims(op_type: str, what: str, sizes: Tensor) -> tuple | None:
+    """Static value of a 4-element shape input (unknown entries as None)."""
+    dims = _dims_from_shape_tensor(sizes)
+    if dims is None:
+        return None
+    if len(dims) != 4:
+        raise ValueError(f"{op_type}: {what} must have 4 elements, got {list(dims)}.")
+    return tuple(None if d is None or d < 0 else int(d) for d in dims)
 
 
-def _runtime_out_check(op_type: str, g: Any, gh: _Axis, gw: _Axis, n: int) -> None:
-    if g.shape[:3] != (n, gh.n_out, gw.n_out):
-        raise ValueError(
-            f"{op_type}: out_backprop has shape {list(g.shape)} (NHWC) but the convolution produces "
-            f"[{n}, {gh.n_out}, {gw.n_out}, ...]."
-        )
+def _host_ints(v: Any) -> list[int]:
+    """A shape-vector value as Python ints (a CuPy array is copied to the host first)."""
+    return [int(i) for i in np.asarray(v.get() if hasattr(v, "get") else v).ravel()]
 
 
 def _sizes_nhwc(sizes: Any, data_format: str) -> tuple[int, int, int, int]:
-    s = [int(v) for v in np.asarray(sizes).ravel()]
+    s = _host_ints(sizes)
     if len(s) != 4:
         raise ValueError(f"input_sizes must have 4 elements, got {s}.")
     return (s[0], s[1], s[2], s[3]) if data_format == "NHWC" else (s[0], s[2], s[3], s[1])
 
 
-@register_op
-class Conv2D(OpDef):
-    """2-D cross-correlation of an input with a [KH, KW, C, O] filter (im2col + one GEMM)."""
+def _runtime_check(
+    op_type: str, x_shape: tuple, w_shape: tuple, g_shape: tuple | None, axes: tuple[_Axis, _Axis], depthwise: bool
+) -> None:
+    """Shapes only known when the graph runs: depths, and out_backprop against the computed output."""
+    out_c = w_shape[2] * w_shape[3] if depthwise else w_shape[3]
+    bad = x_shape[3] != w_shape[2]
+    if g_shape is not None:
+        bad = bad or tuple(g_shape) != (x_shape[0], axes[0].n_out, axes[1].n_out, out_c)
+    if bad:
+        got = "" if g_shape is None else f", out_backprop {list(g_shape)}"
+        raise ValueError(
+            f"{op_type}: shapes do not fit (NHWC): input {list(x_shape)} (depth {x_shape[3]}), filter "
+            f"{list(w_shape)} (input depth {w_shape[2]}){got}."
+        )
 
+
+class _ConvOp(OpDef):
     heavy = True
+    family: _Family = _CONV2D
+
+    def geometry(self, op: Any) -> _Geometry:
+        return _Geometry(self.type, op.attrs)
+
+    def make(self, op_type: str, inputs: list, attrs: dict) -> Tensor:
+        keys = ("strides", "padding", "explicit_paddings", "data_format", "dilations", "use_cudnn_on_gpu")
+        a = {k: attrs[k] for k in keys if k in attrs}
+        return get_default_graph().create_op(op_type, inputs, a, name=op_type).outputs[0]
+
+
+class _Forward(_ConvOp):
+    """Inputs (input, filter): the convolution itself."""
 
     def infer(self, op):
         x, w = op.inputs
-        _rank4("Conv2D", input=x, filter=w)
-        _float_only("Conv2D", x)
-        _same_dtype("Conv2D", "input", x, "filter", w)
-        _check_unit_batch_channel("Conv2D", op.attrs, ("strides", "dilations"))
-        _check_depth("Conv2D", "input", x, x._dims, w, op.attrs["data_format"])
+        t, fmt = self.type, op.attrs["data_format"]
+        _rank4(t, input=x, filter=w)
+        _float_only(t, x)
+        _same_dtype(t, "input", x, "filter", w)
+        _check_unit_batch_channel(t, op.attrs, ("strides", "dilations"))
+        _check_depth(t, "input", x, x._dims, w._dims, fmt, w)
         what = f"input shapes: input {describe(x)}, filter {describe(w)}"
-        return [(x.dtype, _conv_out_dims("Conv2D", op.attrs, x._dims, w._dims, what))]
+        return [(x.dtype, _conv_out_dims(t, op.attrs, x._dims, w._dims, what, self.family.depthwise))]
+
+    def gradient(self, op, g):
+        x, w = op.inputs
+        f = self.family
+        dx = self.make(f.backprop_input, [shape(x), w, g], op.attrs)
+        # Conv2D's control input lets the filter gradient reuse its patches (see _backprop_cell).
+        with get_default_graph().control_dependencies([op] if f is _CONV2D else []):
+            dw = self.make(f.backprop_filter, [x, shape(w), g], op.attrs)
+        return [dx, dw]
+
+
+class _BackpropInput(_ConvOp):
+    """Inputs (input_sizes, filter, out_backprop): the gradient w.r.t. an input of shape input_sizes."""
+
+    def infer(self, op):
+        sizes, w, g = op.inputs
+        t, fmt, dw = self.type, op.attrs["data_format"], self.family.depthwise
+        _rank4(t, filter=w, out_backprop=g)
+        _float_only(t, w)
+        _same_dtype(t, "filter", w, "out_backprop", g)
+        _check_unit_batch_channel(t, op.attrs, ("strides", "dilations"))
+        dims = _sizes_dims(t, "input_sizes", sizes)
+        _check_depth(t, "input_sizes", sizes, dims, w._dims, fmt, w)
+        _check_out_depth(t, g, w._dims, fmt, dw)
+        if dims is not None and w._dims is not None:
+            _check_backprop_size(t, op.attrs, dims, w._dims, g, dw)
+        return [(w.dtype, dims if dims is not None else (None,) * 4)]
 
     def kernel(self, op, rt):
-        xp = rt.xp
-        geo = _Geometry("Conv2D", op.attrs)
+        xp, geo, t = rt.xp, self.geometry(op), self.type
+        fmt = op.attrs["data_format"]
+        nchw, dw = fmt == "NCHW", self.family.depthwise
+        compute = _depthwise_input_grad if dw else _conv_input_grad
+
+        def backprop_input(sizes, w, g):
+            xs = _sizes_nhwc(sizes, fmt)
+            gn = _to_nhwc(g, nchw)
+            axes = geo.axes(xs[1], xs[2], w.shape[0], w.shape[1])
+            _runtime_check(t, xs, w.shape, gn.shape, axes, dw)
+            return _from_nhwc(xp, compute(xp, gn, w, axes[0], axes[1], xs), nchw)
+
+        return backprop_input
+
+    def gradient(self, op, grad):
+        _, w, g = op.inputs
+        f = self.family
+        return [
+            None,
+            self.make(f.backprop_filter, [grad, shape(w), g], op.attrs),
+            self.make(f.forward, [grad, w], op.attrs),
+        ]
+
+
+class _BackpropFilter(_ConvOp):
+    """Inputs (input, filter_sizes, out_backprop): the gradient w.r.t. a filter of shape filter_sizes."""
+
+    def infer(self, op):
+        x, sizes, g = op.inputs
+        t, fmt, dw = self.type, op.attrs["data_format"], self.family.depthwise
+        _rank4(t, input=x, out_backprop=g)
+        _float_only(t, x)
+        _same_dtype(t, "input", x, "out_backprop", g)
+        _check_unit_batch_channel(t, op.attrs, ("strides", "dilations"))
+        dims = _sizes_dims(t, "filter_sizes", sizes)
+        if dims is not None:
+            _check_depth(t, "input", x, x._dims, dims, fmt)
+            _check_out_depth(t, g, dims, fmt, dw)
+            _check_backprop_size(t, op.attrs, x._dims, dims, g, dw)
+        return [(x.dtype, dims if dims is not None else (None,) * 4)]
+
+    def kernel(self, op, rt):
+        xp, geo, t = rt.xp, self.geometry(op), self.type
+        nchw, dw = op.attrs["data_format"] == "NCHW", self.family.depthwise
+        cell = None if dw else _backprop_cell(op, rt)
+
+        def backprop_filter(x, sizes, g):
+            ws = tuple(_host_ints(sizes))
+            xn, gn = _to_nhwc(x, nchw), _to_nhwc(g, nchw)
+            if len(ws) != 4:
+                raise ValueError(f"{t}: filter_sizes must have 4 elements, got {list(ws)}.")
+            axes = geo.axes(xn.shape[1], xn.shape[2], ws[0], ws[1])
+            _runtime_check(t, xn.shape, ws, gn.shape, axes, dw)
+            if dw:
+                return _depthwise_filter_grad(xp, xn, gn, axes[0], axes[1], ws)
+            cols = None
+            if cell is not None:
+                entry, cell.entry = cell.entry, None
+                if entry is not None and entry[0] is x:
+                    cols = entry[1]
+            return _conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols)
+
+        return backprop_filter
+
+    def gradient(self, op, grad):
+        x, _, g = op.inputs
+        f = self.family
+        return [
+            self.make(f.backprop_input, [shape(x), grad, g], op.attrs),
+            None,
+            self.make(f.forward, [x, grad], op.attrs),
+        ]
+
+
+@register_op
+class Conv2D(_Forward):
+    """2-D cross-correlation of an input with a [KH, KW, C, O] filter (im2col + one GEMM)."""
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
         nchw = op.attrs["data_format"] == "NCHW"
         cell = _forward_cell(op, rt)
 
         def conv2d(x, w):
             xn = _to_nhwc(x, nchw)
-            _runtime_depth_check("Conv2D", xn, w)
-            gh, gw = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
-            out, cols = _conv_forward(xp, xn, w, gh, gw)
+            axes = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
+            _runtime_check("Conv2D", xn.shape, w.shape, None, axes, False)
+            out, cols = _conv_forward(xp, xn, w, axes[0], axes[1])
             if cell.wanted:
                 cell.entry = (x, cols)
             return _from_nhwc(xp, out, nchw)
 
         return conv2d
 
-    def gradient(self, op, g):
-        x, w = op.inputs
-        dx = _make_backprop_input(shape(x), w, g, op.attrs)
-        # The control input lets the filter gradient reuse this op's patches (see _backprop_cell).
-        with get_default_graph().control_dependencies([op]):
-            dw = _make_backprop_filter(x, shape(w), g, op.attrs)
-        return [dx, dw]
+
+@register_op
+class Conv2DBackpropInput(_BackpropInput):
+    """Gradient of Conv2D w.r.t. its input (also ``conv2d_transpose``)."""
 
 
 @register_op
-class Conv2DBackpropInput(OpDef):
-    """Gradient of Conv2D w.r.t. its input (also ``conv2d_transpose``): col2im of g @ W^T."""
-
-    heavy = True
-
-    def infer(self, op):
-        sizes, w, g = op.inputs
-        _rank4("Conv2DBackpropInput", filter=w, out_backprop=g)
-        _float_only("Conv2DBackpropInput", w)
-        _same_dtype("Conv2DBackpropInput", "filter", w, "out_backprop", g)
-        _check_unit_batch_channel("Conv2DBackpropInput", op.attrs, ("strides", "dilations"))
-        dims = _dims_from_shape_tensor(sizes)
-        if dims is not None:
-            if len(dims) != 4:
-                raise ValueError(f"Conv2DBackpropInput: input_sizes must have 4 elements, got {list(dims)}.")
-            dims = tuple(None if d is None or d < 0 else int(d) for d in dims)
-        fmt = op.attrs["data_format"]
-        _check_depth("Conv2DBackpropInput", "input_sizes", sizes, dims, w, fmt)
-        _check_out_depth("Conv2DBackpropInput", g, w._dims, fmt)
-        if dims is not None and w._dims is not None:
-            _check_backprop_size("Conv2DBackpropInput", op.attrs, dims, w._dims, g)
-        return [(w.dtype, dims if dims is not None else (None,) * 4)]
-
-    def kernel(self, op, rt):
-        xp = rt.xp
-        geo = _Geometry("Conv2DBackpropInput", op.attrs)
-        fmt = op.attrs["data_format"]
-        nchw = fmt == "NCHW"
-
-        def conv2d_backprop_input(sizes, w, g):
-            xs = _sizes_nhwc(sizes, fmt)
-            gn = _to_nhwc(g, nchw)
-            if xs[3] != w.shape[2] or gn.shape[3] != w.shape[3]:
-                raise ValueError(
-                    f"Conv2DBackpropInput: input depth {xs[3]} and out_backprop depth {gn.shape[3]} must match "
-                    f"filter shape {list(w.shape)}."
-                )
-            gh, gw = geo.axes(xs[1], xs[2], w.shape[0], w.shape[1])
-            _runtime_out_check("Conv2DBackpropInput", gn, gh, gw, xs[0])
-            return _from_nhwc(xp, _conv_input_grad(xp, gn, w, gh, gw, xs), nchw)
-
-        return conv2d_backprop_input
-
-    def gradient(self, op, grad):
-        sizes, w, g = op.inputs
-        return [None, _make_backprop_filter(grad, shape(w), g, op.attrs), _make_conv(grad, w, op.attrs)]
-
-
-@register_op
-class Conv2DBackpropFilter(OpDef):
+class Conv2DBackpropFilter(_BackpropFilter):
     """Gradient of Conv2D w.r.t. its filter: patches^T @ g (the forward's patches when it ran this run)."""
 
-    heavy = True
 
-    def infer(self, op):
-        x, sizes, g = op.inputs
-        _rank4("Conv2DBackpropFilter", input=x, out_backprop=g)
-        _float_only("Conv2DBackpropFilter", x)
-        _same_dtype("Conv2DBackpropFilter", "input", x, "out_backprop", g)
-        _check_unit_batch_channel("Conv2DBackpropFilter", op.attrs, ("strides", "dilations"))
-        dims = _dims_from_shape_tensor(sizes)
-        if dims is not None:
-            if len(dims) != 4:
-                raise ValueError(f"Conv2DBackpropFilter: filter_sizes must have 4 elements, got {list(dims)}.")
-            dims = tuple(None if d is None or d < 0 else int(d) for d in dims)
-            fmt = op.attrs["data_format"]
-            cin = x._dims[_spatial_index(fmt)[2]] if x._dims is not None else None
-            if cin is not None and dims[2] is not None and cin != dims[2]:
-                raise ValueError(
-                    f"Conv2DBackpropFilter: depth of input ({cin}) does not match the input depth of "
-                    f"filter_sizes {list(dims)}: input is {describe(x)}."
-                )
-            _check_out_depth("Conv2DBackpropFilter", g, dims, fmt)
-            _check_backprop_size("Conv2DBackpropFilter", op.attrs, x._dims, dims, g)
-        return [(x.dtype, dims if dims is not None else (None,) * 4)]
+@register_op
+class DepthwiseConv2dNative(_Forward):
+    """Each input channel correlated with its own [KH, KW] filters (channel multiplier M)."""
+
+    family = _DEPTHWISE
 
     def kernel(self, op, rt):
-        xp = rt.xp
-        geo = _Geometry("Conv2DBackpropFilter", op.attrs)
+        xp, geo = rt.xp, self.geometry(op)
         nchw = op.attrs["data_format"] == "NCHW"
-        cell = _backprop_cell(op, rt)
 
-        def conv2d_backprop_filter(x, sizes, g):
-            ws = [int(v) for v in np.asarray(sizes).ravel()]
-            xn, gn = _to_nhwc(x, nchw), _to_nhwc(g, nchw)
-            if len(ws) != 4 or ws[2] != xn.shape[3] or ws[3] != gn.shape[3]:
-                raise ValueError(
-                    f"Conv2DBackpropFilter: filter_sizes {ws} must be [KH, KW, {xn.shape[3]}, {gn.shape[3]}] "
-                    "for this input and out_backprop."
-                )
-            gh, gw = geo.axes(xn.shape[1], xn.shape[2], ws[0], ws[1])
-            _runtime_out_check("Conv2DBackpropFilter", gn, gh, gw, xn.shape[0])
-            cols = None
-            if cell is not None:
-                entry, cell.entry = cell.entry, None
-                if entry is not None and entry[0] is x:
-                    cols = entry[1]
-            return _conv_filter_grad(xp, xn, gn, gh, gw, cols)
+        def depthwise_conv2d(x, w):
+            xn = _to_nhwc(x, nchw)
+            axes = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
+            _runtime_check("DepthwiseConv2dNative", xn.shape, w.shape, None, axes, True)
+            return _from_nhwc(xp, _depthwise_forward(xp, xn, w, axes[0], axes[1]), nchw)
 
-        return conv2d_backprop_filter
-
-    def gradient(self, op, grad):
-        x, sizes, g = op.inputs
-        return [_make_backprop_input(shape(x), grad, g, op.attrs), None, _make_conv(x, grad, op.attrs)]
+        return depthwise_conv2d
 
 
-def _op_attrs(attrs: dict) -> dict:
-    keys = ("strides", "padding", "explicit_paddings", "data_format", "dilations", "use_cudnn_on_gpu")
-    return {k: attrs[k] for k in keys}
+@register_op
+class DepthwiseConv2dNativeBackpropInput(_BackpropInput):
+    """Gradient of DepthwiseConv2dNative w.r.t. its input."""
+
+    family = _DEPTHWISE
 
 
-def _make_conv(x: Tensor, w: Tensor, attrs: dict, name: str | None = None) -> Tensor:
-    return get_default_graph().create_op("Conv2D", [x, w], _op_attrs(attrs), name=name or "Conv2D").outputs[0]
+@register_op
+class DepthwiseConv2dNativeBackpropFilter(_BackpropFilter):
+    """Gradient of DepthwiseConv2dNative w.r.t. its filter."""
 
-
-def _make_backprop_input(sizes: Tensor, w: Tensor, g: Tensor, attrs: dict, name: str | None = None) -> Tensor:
-    op = get_default_graph().create_op("Conv2DBackpropInput", [sizes, w, g], _op_attrs(attrs), name=name or "Conv2DBackpropInput")
-    return op.outputs[0]
-
-
-def _make_backprop_filter(x: Tensor, sizes: Tensor, g: Tensor, attrs: dict, name: str | None = None) -> Tensor:
-    op = get_default_graph().create_op("Conv2DBackpropFilter", [x, sizes, g], _op_attrs(attrs), name=name or "Conv2DBackpropFilter")
-    return op.outputs[0]
+    family = _DEPTHWISE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -824,7 +937,7 @@ class MaxPoolGrad(_PoolOp):
     """Inputs (orig_input, orig_output, grad): grad routed to each window's first maximum."""
 
     def infer(self, op):
-        x, y, g = op.inputs
+        x, _, g = op.inputs
         _float_only("MaxPoolGrad", g)
         _same_dtype("MaxPoolGrad", "orig_input", x, "grad", g)
         _pool_infer("MaxPoolGrad", op, x, x._dims)
@@ -851,7 +964,7 @@ class MaxPoolGradGrad(_PoolOp):
     """Inputs (orig_input, orig_output, grad of input's shape): grad read at each window's first maximum."""
 
     def infer(self, op):
-        x, y, g = op.inputs
+        x, _, g = op.inputs
         _float_only("MaxPoolGradGrad", g)
         _same_dtype("MaxPoolGradGrad", "orig_input", x, "grad", g)
         return [(x.dtype, _pool_infer("MaxPoolGradGrad", op, x, x._dims))]
@@ -946,8 +1059,8 @@ def _input_pair(x: Any, w: Any, x_name: str, w_name: str) -> tuple[Tensor, Tenso
 
 
 def conv2d(
-    input: Any,  # noqa: A002 - TF1's argument name
-    filter: Any = None,  # noqa: A002
+    input: Any,
+    filter: Any = None,
     strides: Any = None,
     padding: Any = None,
     use_cudnn_on_gpu: bool = True,
@@ -957,7 +1070,7 @@ def conv2d(
     filters: Any = None,
 ) -> Tensor:
     """``tf.nn.conv2d``: 2-D cross-correlation of a 4-D ``input`` with a [KH, KW, C_in, C_out] filter."""
-    filter = _alias(filter, filters, "filter", "filters")  # noqa: A001
+    filter = _alias(filter, filters, "filter", "filters")
     attrs = _conv_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
     g = get_default_graph()
     with g.name_scope(name or "Conv2D") as scope:
@@ -979,7 +1092,7 @@ def _sizes_tensor(sizes: Any, name: str) -> Tensor:
 
 def conv2d_backprop_input(
     input_sizes: Any,
-    filter: Any = None,  # noqa: A002
+    filter: Any = None,
     out_backprop: Any = None,
     strides: Any = None,
     padding: Any = None,
@@ -990,7 +1103,7 @@ def conv2d_backprop_input(
     filters: Any = None,
 ) -> Tensor:
     """``tf.nn.conv2d_backprop_input``: the gradient of conv2d w.r.t. an input of shape ``input_sizes``."""
-    filter = _alias(filter, filters, "filter", "filters")  # noqa: A001
+    filter = _alias(filter, filters, "filter", "filters")
     attrs = _conv_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
     g = get_default_graph()
     with g.name_scope(name or "Conv2DBackpropInput") as scope:
@@ -1000,7 +1113,7 @@ def conv2d_backprop_input(
 
 
 def conv2d_backprop_filter(
-    input: Any,  # noqa: A002
+    input: Any,
     filter_sizes: Any,
     out_backprop: Any,
     strides: Any,
@@ -1021,13 +1134,13 @@ def conv2d_backprop_filter(
 
 def conv2d_transpose(
     value: Any = None,
-    filter: Any = None,  # noqa: A002
+    filter: Any = None,
     output_shape: Any = None,
     strides: Any = None,
     padding: str = "SAME",
     data_format: str = "NHWC",
     name: str | None = None,
-    input: Any = None,  # noqa: A002
+    input: Any = None,
     filters: Any = None,
     dilations: Any = None,
 ) -> Tensor:
@@ -1036,14 +1149,19 @@ def conv2d_transpose(
     ``filter`` is [KH, KW, output_channels, in_channels], as for the conv2d it transposes.
     """
     value = _alias(value, input, "value", "input")
-    filter = _alias(filter, filters, "filter", "filters")  # noqa: A001
+    filter = _alias(filter, filters, "filter", "filters")
     attrs = _conv_attrs(strides, padding, data_format, dilations, True)
     g = get_default_graph()
     with g.name_scope(name or "conv2d_transpose") as scope:
         x, w = _input_pair(value, filter, "value", "filter")
         sizes = _sizes_tensor(output_shape, "output_shape")
         c = _spatial_index(attrs["data_format"])[2]
-        if x._dims is not None and w._dims is not None and None not in (x._dims[c], w._dims[3]) and x._dims[c] != w._dims[3]:
+        if (
+            x._dims is not None
+            and w._dims is not None
+            and None not in (x._dims[c], w._dims[3])
+            and x._dims[c] != w._dims[3]
+        ):
             raise ValueError(
                 f"input channels does not match filter's input channels, {x._dims[c]} != {w._dims[3]}: "
                 f"value is {describe(x)}, filter is {describe(w)}."
@@ -1051,12 +1169,134 @@ def conv2d_transpose(
         dims = _dims_from_shape_tensor(sizes)
         if dims is not None and len(dims) != 4:
             raise ValueError(f"output_shape must have 4 elements, got {list(dims)}.")
-        if dims is not None and w._dims is not None and None not in (dims[c], w._dims[2]) and dims[c] not in (w._dims[2], -1):
+        if (
+            dims is not None
+            and w._dims is not None
+            and None not in (dims[c], w._dims[2])
+            and dims[c] not in (w._dims[2], -1)
+        ):
             raise ValueError(
                 f"output_shape does not match filter's output channels, {dims[c]} != {w._dims[2]}: "
                 f"filter is {describe(w)}."
             )
         return g.create_op("Conv2DBackpropInput", [sizes, w, x], attrs, name=scope).outputs[0]
+
+
+def _depthwise_attrs(strides: Any, padding: Any, data_format: Any, dilations: Any) -> dict:
+    attrs = _conv_attrs(strides, padding, data_format or "NHWC", dilations)
+    del attrs["use_cudnn_on_gpu"]
+    return attrs
+
+
+def depthwise_conv2d(
+    input: Any,
+    filter: Any,
+    strides: Any,
+    padding: Any,
+    rate: Any = None,
+    name: str | None = None,
+    data_format: str | None = None,
+    dilations: Any = None,
+) -> Tensor:
+    """``tf.nn.depthwise_conv2d``: each input channel k correlated with its own filters ``filter[:, :, k, :]``.
+
+    ``output[b, i, j, k*M + q] = sum_{di, dj} input[b, S*i + rate*di - P, S*j + rate*dj - P, k] filter[di, dj, k, q]``;
+    ``rate`` (or ``dilations``) is the dilation of height and width.
+    """
+    if rate is not None and dilations is not None:
+        raise ValueError("Cannot specify both 'rate' and 'dilations'.")
+    rate = dilations if rate is None else rate
+    attrs = _depthwise_attrs(strides, padding, data_format, rate)
+    g = get_default_graph()
+    with g.name_scope(name or "depthwise") as scope:
+        x = convert_to_tensor(input, name="tensor_in")
+        w = filter if isinstance(filter, Tensor) else convert_to_tensor(filter, dtype=x.dtype, name="filter_in")
+        return g.create_op("DepthwiseConv2dNative", [x, w], attrs, name=scope).outputs[0]
+
+
+def depthwise_conv2d_native(
+    input: Any,
+    filter: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str = "NHWC",
+    dilations: Any = [1, 1, 1, 1],  # noqa: B006 - TF1's default, never mutated
+    name: str | None = None,
+) -> Tensor:
+    """``tf.nn.depthwise_conv2d_native``: the DepthwiseConv2dNative op itself."""
+    attrs = _depthwise_attrs(strides, padding, data_format, dilations)
+    g = get_default_graph()
+    with g.name_scope(name or "DepthwiseConv2dNative") as scope:
+        x, w = _input_pair(input, filter, "input", "filter")
+        return g.create_op("DepthwiseConv2dNative", [x, w], attrs, name=scope).outputs[0]
+
+
+def depthwise_conv2d_native_backprop_input(
+    input_sizes: Any,
+    filter: Any,
+    out_backprop: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str = "NHWC",
+    dilations: Any = [1, 1, 1, 1],  # noqa: B006
+    name: str | None = None,
+) -> Tensor:
+    """``tf.nn.depthwise_conv2d_native_backprop_input``."""
+    attrs = _depthwise_attrs(strides, padding, data_format, dilations)
+    g = get_default_graph()
+    with g.name_scope(name or "DepthwiseConv2dNativeBackpropInput") as scope:
+        sizes = _sizes_tensor(input_sizes, "input_sizes")
+        w, gy = _input_pair(filter, out_backprop, "filter", "out_backprop")
+        return g.create_op("DepthwiseConv2dNativeBackpropInput", [sizes, w, gy], attrs, name=scope).outputs[0]
+
+
+def depthwise_conv2d_native_backprop_filter(
+    input: Any,
+    filter_sizes: Any,
+    out_backprop: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str = "NHWC",
+    dilations: Any = [1, 1, 1, 1],  # noqa: B006
+    name: str | None = None,
+) -> Tensor:
+    """``tf.nn.depthwise_conv2d_native_backprop_filter``."""
+    attrs = _depthwise_attrs(strides, padding, data_format, dilations)
+    g = get_default_graph()
+    with g.name_scope(name or "DepthwiseConv2dNativeBackpropFilter") as scope:
+        x, gy = _input_pair(input, out_backprop, "input", "out_backprop")
+        sizes = _sizes_tensor(filter_sizes, "filter_sizes")
+        return g.create_op("DepthwiseConv2dNativeBackpropFilter", [x, sizes, gy], attrs, name=scope).outputs[0]
+
+
+def separable_conv2d(
+    input: Any,
+    depthwise_filter: Any,
+    pointwise_filter: Any,
+    strides: Any,
+    padding: Any,
+    rate: Any = None,
+    name: str | None = None,
+    data_format: str | None = None,
+    dilations: Any = None,
+) -> Tensor:
+    """``tf.nn.separable_conv2d``: a depthwise convolution, then a 1x1 conv2d mixing its C*M channels."""
+    if rate is not None and dilations is not None:
+        raise ValueError("Cannot specify both 'rate' and 'dilations'.")
+    rate = dilations if rate is None else rate
+    attrs = _depthwise_attrs(strides, padding, data_format, rate)
+    g = get_default_graph()
+    with g.name_scope(name or "separable_conv2d") as scope:
+        x = convert_to_tensor(input, name="input")
+        dw = convert_to_tensor(depthwise_filter, dtype=x.dtype, name="depthwise_filter")
+        pw = convert_to_tensor(pointwise_filter, dtype=x.dtype, name="pointwise_filter")
+        if pw._dims is not None and len(pw._dims) == 4 and (pw._dims[0] != 1 or pw._dims[1] != 1):
+            raise ValueError(
+                f"pointwise_filter must be [1, 1, in_channels * multiplier, out_channels], got {describe(pw)}."
+            )
+        depthwise = g.create_op("DepthwiseConv2dNative", [x, dw], attrs, name="depthwise").outputs[0]
+        pointwise = _conv_attrs(1, "VALID", attrs["data_format"], 1)
+        return g.create_op("Conv2D", [depthwise, pw], pointwise, name=scope).outputs[0]
 
 
 def conv1d(
@@ -1067,7 +1307,7 @@ def conv1d(
     use_cudnn_on_gpu: Any = None,
     data_format: str | None = None,
     name: str | None = None,
-    input: Any = None,  # noqa: A002
+    input: Any = None,
     dilations: Any = None,
 ) -> Tensor:
     """``tf.nn.conv1d``: cross-correlation over [batch, width, channels] (NWC) as a conv2d of height 1."""
@@ -1109,8 +1349,9 @@ def _conv1d_sequence(value: Any, name: str, fmt: str) -> list[int]:
     return [1, 1, seq[0], 1] if fmt == "NHWC" else [1, 1, 1, seq[0]]
 
 
-def _pool(op_type: str, value: Any, input: Any, ksize: Any, strides: Any, padding: Any, data_format: str,  # noqa: A002
-          name: str | None) -> Tensor:
+def _pool(
+    op_type: str, value: Any, input: Any, ksize: Any, strides: Any, padding: Any, data_format: str, name: str | None
+) -> Tensor:
     value = _alias(value, input, "value", "input")
     attrs = _pool_attrs(ksize, strides, padding, data_format)
     g = get_default_graph()
@@ -1119,26 +1360,42 @@ def _pool(op_type: str, value: Any, input: Any, ksize: Any, strides: Any, paddin
         return g.create_op(op_type, [x], attrs, name=scope).outputs[0]
 
 
-def max_pool(value: Any = None, ksize: Any = None, strides: Any = None, padding: Any = None,
-             data_format: str = "NHWC", name: str | None = None, input: Any = None) -> Tensor:  # noqa: A002
+def max_pool(
+    value: Any = None,
+    ksize: Any = None,
+    strides: Any = None,
+    padding: Any = None,
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,
+) -> Tensor:
     """``tf.nn.max_pool``: max over ``ksize`` windows moved by ``strides`` (int, 2 or 4 values)."""
     return _pool("MaxPool", value, input, ksize, strides, padding, data_format, name)
 
 
-def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC",  # noqa: A002
-               name: str | None = None) -> Tensor:
+def max_pool2d(
+    input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC", name: str | None = None
+) -> Tensor:
     """``tf.nn.max_pool2d``."""
     return _pool("MaxPool", input, None, ksize, strides, padding, data_format, name)
 
 
-def avg_pool(value: Any = None, ksize: Any = None, strides: Any = None, padding: Any = None,
-             data_format: str = "NHWC", name: str | None = None, input: Any = None) -> Tensor:  # noqa: A002
+def avg_pool(
+    value: Any = None,
+    ksize: Any = None,
+    strides: Any = None,
+    padding: Any = None,
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,
+) -> Tensor:
     """``tf.nn.avg_pool``: mean over windows; with SAME, border windows average only real elements."""
     return _pool("AvgPool", value, input, ksize, strides, padding, data_format, name)
 
 
-def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC",  # noqa: A002
-               name: str | None = None) -> Tensor:
+def avg_pool2d(
+    input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC", name: str | None = None
+) -> Tensor:
     """``tf.nn.avg_pool2d``."""
     return _pool("AvgPool", input, None, ksize, strides, padding, data_format, name)
 
@@ -1152,6 +1409,11 @@ __all__ = [
     "conv2d_backprop_filter",
     "conv2d_backprop_input",
     "conv2d_transpose",
+    "depthwise_conv2d",
+    "depthwise_conv2d_native",
+    "depthwise_conv2d_native_backprop_filter",
+    "depthwise_conv2d_native_backprop_input",
     "max_pool",
     "max_pool2d",
+    "separable_conv2d",
 ]

@@ -8,6 +8,7 @@ tiny ones itself and hands heavy ones to idle pool threads; the calling thread w
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -145,9 +146,15 @@ class WorkerPool:
 
 
 class _Run:
-    """The mutable state of one parallel run of a plan."""
+    """The mutable state of one parallel run of a plan.
 
-    __slots__ = ("plan", "vals", "pending", "readers", "lock", "remaining", "done", "failure", "trace", "pool")
+    Heavy steps a thread does not keep for itself go to the run's shared ``ready`` deque; every
+    participating thread, the caller included, takes from it when its own work runs out, so no
+    thread idles while another holds a backlog. Each push also wakes one pool thread.
+    """
+
+    __slots__ = ("plan", "vals", "pending", "readers", "lock", "remaining", "done", "failure", "trace", "pool",
+                 "ready", "wake")
 
     def __init__(self, plan: Plan, feeds: tuple, pool: WorkerPool, trace: list | None) -> None:
         self.plan = plan
@@ -160,22 +167,39 @@ class _Run:
         self.failure: BaseException | None = None
         self.trace = trace
         self.pool = pool
+        self.ready: collections.deque[int] = collections.deque()
+        self.wake = threading.Event()  # set when work is pushed or the run ends
         if not plan.steps:
             self.done.set()
 
     def dispatch(self, ready: list[int], own: list[int]) -> None:
-        """Keeps tiny steps and one heavy step for this thread; hands other heavy ones to the pool."""
+        """Keeps tiny steps and one heavy step for this thread; shares the other heavy ones."""
         steps = self.plan.steps
         kept_heavy = any(steps[i].heavy for i in own)
         for i in ready:
             if steps[i].heavy:
                 if kept_heavy:
-                    self.pool.submit(lambda i=i: self.work(i))
+                    self.ready.append(i)
+                    self.wake.set()
+                    self.pool.submit(self.help)
                 else:
                     kept_heavy = True
                     own.append(i)
             else:
                 own.append(i)
+
+    def help(self) -> None:
+        """A pool thread's share: takes shared steps until there are none."""
+        while self.failure is None:
+            try:
+                i = self.ready.popleft()
+            except IndexError:
+                return
+            self.work(i)
+
+    def finish(self) -> None:
+        self.done.set()
+        self.wake.set()
 
     def work(self, first: int) -> None:
         todo = [first]
@@ -199,7 +223,7 @@ class _Run:
                 with self.lock:
                     if self.failure is None:
                         self.failure = StepFailure(st, args, e)
-                self.done.set()
+                self.finish()
                 return
             if self.trace is not None:
                 self.trace.append((st.op, t0, clock(), tid))
@@ -221,13 +245,14 @@ class _Run:
                 self.remaining -= 1
                 finished = self.remaining == 0
             if finished:
-                self.done.set()
+                self.finish()
                 return
             if ready:
                 self.dispatch(ready, todo)
 
 
 def run_parallel(plan: Plan, feeds: tuple, pool: WorkerPool, trace: list | None) -> tuple:
+    """Runs a plan on the calling thread plus ``pool``; the caller works until the run is done."""
     run = _Run(plan, feeds, pool, trace)
     roots = [i for i, s in enumerate(plan.steps) if s.n_deps == 0]
     own: list[int] = []
@@ -237,10 +262,18 @@ def run_parallel(plan: Plan, feeds: tuple, pool: WorkerPool, trace: list | None)
             run.work(i)
             if run.failure is not None:
                 break
-        while not run.done.wait(0.05):
-            pass
+        while not run.done.is_set() and run.failure is None:
+            try:
+                i = run.ready.popleft()
+            except IndexError:
+                run.wake.clear()
+                if not run.ready and not run.done.is_set():
+                    run.wake.wait(0.05)  # short, so Ctrl-C is seen promptly
+                continue
+            run.work(i)
     except KeyboardInterrupt:
         run.failure = KeyboardInterrupt()
+        run.finish()
         raise
     if run.failure is not None:
         raise run.failure

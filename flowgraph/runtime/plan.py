@@ -171,6 +171,7 @@ def build_plan(
 
     fetch_slots = tuple(slot_of[f] if isinstance(f, Tensor) else -1 for f in fetch_tensors)
     steps = _live_steps(steps, fetch_slots, required)
+    _copy_fetched_state(steps, fetch_slots)
     _link(steps)
     keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
     readers = _set_frees(steps, n_slots, keep)
@@ -178,6 +179,36 @@ def build_plan(
                 inter_op_threads=inter_op_threads)
     retune(plan)
     return plan
+
+
+def _copy_fetched_state(steps: list[Step], fetch_slots: tuple[int, ...]) -> None:
+    """Fetched values that may be a variable's stored array are copied, so callers cannot alias state.
+
+    Such values come from variable reads and stateful ops (assignments), possibly through Identity;
+    everything else a kernel returns is already a fresh array.
+    """
+    producer = {s: st for st in steps for s in st.out_slots if s >= 0}
+    wrapped: set[int] = set()
+    for s in fetch_slots:
+        st = producer.get(s)
+        if st is None or id(st) in wrapped:
+            continue
+        src = st
+        while src is not None and src.for_op is None and not src.op._opdef.stateful and src.op._opdef.forwards_ref:
+            src = producer.get(src.in_slots[0]) if src.in_slots else None
+        if src is not None and (src.for_op is not None or src.op._opdef.stateful):
+            st.kernel = _copying(st.kernel, len(st.out_slots))
+            wrapped.add(id(st))
+
+
+def _fresh(v: Any) -> Any:
+    return v.copy() if isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__") else v
+
+
+def _copying(kernel: Any, n_outputs: int) -> Any:
+    if n_outputs == 1:
+        return lambda *args: _fresh(kernel(*args))
+    return lambda *args: tuple(_fresh(v) for v in kernel(*args))
 
 
 def _link(steps: list[Step]) -> None:

@@ -123,11 +123,34 @@ def test_tf1_op_names():
     dx, dw = tf.gradients(tf.reduce_sum(p), [x, w])
     assert dx.name == "gradients/Conv2D_grad/Conv2DBackpropInput:0"
     assert dw.name == "gradients/Conv2D_grad/Conv2DBackpropFilter:0"
-    t = nn.conv2d_transpose(tf.placeholder(tf.float32, [2, 4, 4, 3]), tf.placeholder(tf.float32, [3, 3, 5, 3]),
-                            [2, 8, 8, 5], strides=2)
+    t = nn.conv2d_transpose(
+        tf.placeholder(tf.float32, [2, 4, 4, 3]), tf.placeholder(tf.float32, [3, 3, 5, 3]), [2, 8, 8, 5], strides=2
+    )
     assert t.name == "conv2d_transpose:0" and t.op.type == "Conv2DBackpropInput" and t.shape.as_list() == [2, 8, 8, 5]
+    img = tf.placeholder(tf.float32, [2, 8, 8, 3])
+    d = nn.depthwise_conv2d(img, tf.placeholder(tf.float32, [3, 3, 3, 2]), [1, 1, 1, 1], "SAME")
+    sep = nn.separable_conv2d(
+        img, tf.placeholder(tf.float32, [3, 3, 3, 2]), tf.placeholder(tf.float32, [1, 1, 6, 5]), [1, 2, 2, 1], "SAME"
+    )
+    assert (d.name, d.op.type, d.shape.as_list()) == ("depthwise:0", "DepthwiseConv2dNative", [2, 8, 8, 6])
+    assert sep.name == "separable_conv2d:0" and sep.shape.as_list() == [2, 4, 4, 5]
+    assert sep.op.inputs[0].name == "separable_conv2d/depthwise:0"
     c = nn.conv1d(tf.placeholder(tf.float32, [None, 10, 2]), tf.placeholder(tf.float32, [3, 2, 4]), 1, "VALID")
     assert c.name == "conv1d/Squeeze:0" and c.shape.as_list() == [None, 8, 4]
+
+
+def test_conv2d_transpose_output_shape_may_hold_tensors():
+    v = tf.placeholder(tf.float64, [None, 3, 4, 2])
+    w = tf.constant(np.random.default_rng(0).standard_normal((3, 3, 5, 2)))
+    t = nn.conv2d_transpose(v, w, [tf.shape(v)[0], 6, 8, 5], strides=2, padding="SAME")
+    assert t.shape.as_list()[1:] == [6, 8, 5]
+    vv = np.random.default_rng(1).standard_normal((2, 3, 4, 2))
+    # conv2d_transpose is the adjoint of conv2d: <conv2d(u), v> == <u, conv2d_transpose(v)>.
+    u = np.random.default_rng(2).standard_normal((2, 6, 8, 5))
+    fwd = nn.conv2d(tf.constant(u), w, strides=2, padding="SAME")
+    with tf.Session() as sess:
+        tv, fv = sess.run([t, fwd], {v: vv})
+    np.testing.assert_allclose(np.sum(fv * vv), np.sum(u * tv), rtol=1e-10)
 
 
 def test_filter_gradient_reuses_patches_and_sees_in_place_feed_changes(monkeypatch):
@@ -158,7 +181,10 @@ def test_unknown_static_shapes_run_and_check_at_run_time():
     with tf.Session() as sess:
         out = sess.run(y, {x: np.ones((1, 4, 4, 2)), w: np.ones((2, 2, 2, 3))})
         np.testing.assert_array_equal(out, np.full((1, 3, 3, 3), 8.0))
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"depth of input \(2\).*filter \(3\)"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"input \[1, 4, 4, 2\] \(depth 2\), filter \[2, 2, 3, 3\] \(input depth 3\)",
+        ):
             sess.run(y, {x: np.ones((1, 4, 4, 2)), w: np.ones((2, 2, 3, 3))})
 
 
@@ -175,7 +201,9 @@ def test_channel_mismatch_names_both_operands():
 def test_shape_and_dtype_errors():
     x = tf.placeholder(tf.float32, [1, 5, 5, 3], name="images")
     with pytest.raises(ValueError, match=r"rank-4 input.*images3:0"):
-        nn.conv2d(tf.placeholder(tf.float32, [5, 5, 3], name="images3"), tf.placeholder(tf.float32, [3, 3, 3, 1]), 1, "SAME")
+        nn.conv2d(
+            tf.placeholder(tf.float32, [5, 5, 3], name="images3"), tf.placeholder(tf.float32, [3, 3, 3, 1]), 1, "SAME"
+        )
     with pytest.raises(TypeError, match=r"filter.*float64.*float32.*images:0"):
         nn.conv2d(x, tf.placeholder(tf.float64, [3, 3, 3, 1]), 1, "SAME")
     with pytest.raises(ValueError, match=r"Negative dimension size caused by subtracting 7 from 5"):
@@ -194,6 +222,16 @@ def test_shape_and_dtype_errors():
         nn.conv2d(tf.placeholder(tf.int32, [1, 5, 5, 3]), tf.placeholder(tf.int32, [3, 3, 3, 1]), 1, "SAME")
     with pytest.raises(ValueError, match=r"data_format"):
         nn.conv2d(x, tf.placeholder(tf.float32, [3, 3, 3, 1]), 1, "SAME", data_format="NWHC")
+
+
+def test_depthwise_errors_name_operands():
+    x = tf.placeholder(tf.float32, [1, 5, 5, 3], name="maps")
+    with pytest.raises(ValueError, match=r"Depth of input \(3\).*filter \(4\).*maps:0.*dw:0"):
+        nn.depthwise_conv2d(x, tf.placeholder(tf.float32, [3, 3, 4, 1], name="dw"), [1, 1, 1, 1], "SAME")
+    with pytest.raises(ValueError, match=r"pointwise_filter must be \[1, 1"):
+        nn.separable_conv2d(x, tf.zeros([3, 3, 3, 1]), tf.zeros([3, 3, 3, 4]), [1, 1, 1, 1], "SAME")
+    with pytest.raises(ValueError, match=r"both 'rate' and 'dilations'"):
+        nn.depthwise_conv2d(x, tf.zeros([3, 3, 3, 1]), [1, 1, 1, 1], "SAME", rate=[2, 2], dilations=[2, 2])
 
 
 def test_backprop_and_transpose_errors_name_operands():

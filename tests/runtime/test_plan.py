@@ -1,0 +1,140 @@
+"""Execution plans: pruning, ordering, slots, freeing, variable reads, serial/parallel choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flowgraph as tf
+from flowgraph import errors
+from flowgraph.runtime.plan import TINY_ELEMENTS, build_plan, prune
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with tf.Graph().as_default() as g:
+        yield g
+
+
+@pytest.fixture
+def rt():
+    sess = tf.Session()
+    yield sess._rt
+    sess.close()
+
+
+def _names(steps):
+    return [st.op.name for st in steps]
+
+
+def test_prune_keeps_only_what_targets_need_in_creation_order(fresh_graph):
+    x = tf.placeholder(tf.float32, name="x")
+    a = tf.identity(x, name="a")
+    tf.identity(x, name="unused")
+    b = tf.identity(a, name="b")
+    with tf.control_dependencies([tf.no_op(name="first")]):
+        c = tf.identity(b, name="c")
+    assert [op.name for op in prune(fresh_graph, [c.op], set())] == ["x", "a", "b", "first", "c"]
+    assert [op.name for op in prune(fresh_graph, [c.op], {a})] == ["b", "first", "c"]  # a feed cuts the graph
+
+
+def test_cycles_are_reported(fresh_graph, rt):
+    a = tf.identity(tf.constant(1.0), name="a")
+    b = tf.identity(a, name="b")
+    a.op._add_control_input(b.op)
+    with pytest.raises(errors.InvalidArgumentError, match="The graph has a cycle and cannot be run: (a -> b|b -> a)"):
+        build_plan(fresh_graph, [b], [], rt, 1)
+
+
+def test_missing_feeds_are_found_before_anything_runs(fresh_graph, rt):
+    x = tf.placeholder(tf.float32, [2], name="x")
+    with pytest.raises(errors.InvalidArgumentError, match="must feed a value for placeholder tensor 'x'"):
+        build_plan(fresh_graph, [x * 2.0], [], rt, 1)
+    plan = build_plan(fresh_graph, [x], [x], rt, 1)  # fetching a fed tensor runs nothing
+    assert plan.steps == [] and plan.fetch_slots == plan.feed_slots == (0,)
+
+
+def test_slots_constants_and_frees(fresh_graph, rt):
+    x = tf.placeholder(tf.float32, name="x")
+    h = x * 2.0
+    y = (h + 1.0) * h
+    z = -y
+    plan = build_plan(fresh_graph, [z, h], [x], rt, 1)
+    assert _names(plan.steps) == ["mul", "add", "mul_1", "Neg"]
+    assert plan.feed_slots == (0,) and len(plan.const_slots) == 2
+    for v in plan.const_slots.values():
+        assert type(v) is np.float32  # 0-d constants become NumPy scalars
+    mul, add, mul1, neg = plan.steps
+    assert mul.in_slots[0] == 0
+    # y's slot is freed after Neg reads it; h is fetched and x fed, so neither is ever freed.
+    assert neg.frees == mul1.out_slots and mul1.frees == add.out_slots
+    assert not any(s in plan.keep_slots for st in plan.steps for s in st.frees)
+    assert plan.fetch_slots == (neg.out_slots[0], mul.out_slots[0])
+    assert [st.n_deps for st in plan.steps] == [0, 1, 2, 1]
+    assert mul.consumers == [1, 2] and neg.consumers == []
+
+
+def test_variable_reads_are_placed_before_each_consumer(fresh_graph, rt):
+    v = tf.Variable(1.0, name="v")
+    inc = v.assign_add(1.0)
+    with tf.control_dependencies([inc]):
+        y = v * 3.0
+    plan = build_plan(fresh_graph, [y], [], rt, 1)
+    # v/read (an Identity of the variable) is not run: the Mul reads the variable itself, after inc.
+    assert _names(plan.steps) == ["AssignAdd", "v", "mul"]
+    read = plan.steps[1]
+    assert read.for_op is y.op and read.out_slots == plan.steps[2].in_slots[:1]
+    assert plan.steps[0].consumers == [1, 2]
+
+
+def test_fetched_variables_are_read_at_the_end(fresh_graph, rt):
+    v = tf.Variable(1.0, name="v")
+    inc = v.assign_add(1.0)
+    other = tf.constant(2.0) * 2.0
+    plan = build_plan(fresh_graph, [inc, v.value(), other], [], rt, 3)
+    assert _names(plan.steps) == ["AssignAdd", "mul", "v"]
+    end = plan.steps[-1]
+    assert end.at_end and end.n_deps == 2  # waits for every other step
+
+
+@pytest.mark.parametrize(
+    "threads, shape, parallel",
+    [(2, [256, 256], True), (1, [256, 256], False), (2, [8, 8], False)],
+)
+def test_independent_heavy_steps_make_a_plan_parallel(fresh_graph, rt, threads, shape, parallel):
+    x = tf.placeholder(tf.float32, shape)
+    a = tf.reduce_sum(-x)
+    b = tf.reduce_sum(x * 2.0)
+    plan = build_plan(fresh_graph, [a + b], [x], rt, threads)
+    assert plan.parallel is parallel
+    heavy = {st.op.type: st.heavy for st in plan.steps}
+    assert heavy["Neg"] is heavy["Mul"] is (shape[0] * shape[1] > TINY_ELEMENTS)
+    assert not heavy["Sum"] and not heavy["AddV2"]
+
+
+def test_a_chain_of_heavy_steps_stays_serial(fresh_graph, rt):
+    x = tf.placeholder(tf.float32, [256, 256])
+    y = x
+    for _ in range(4):
+        y = tf.matmul(y, y)
+    plan = build_plan(fresh_graph, [y], [x], rt, 4)
+    assert all(st.heavy for st in plan.steps) and not plan.parallel and not plan.calibrate
+
+
+def test_unknown_sizes_are_measured_on_the_first_run():
+    x = tf.placeholder(tf.float32, [None, None])
+    y = tf.reduce_sum(-x) + tf.reduce_sum(x * 2.0)
+    for side, parallel in ((2, False), (200, True)):
+        with tf.Session(config=tf.ConfigProto(inter_op_parallelism_threads=2)) as sess:
+            plan = build_plan(sess.graph, [y], [x], sess._rt, 2)
+            assert plan.calibrate and not plan.parallel  # unknown sizes: guessed tiny, to be measured
+            assert sess.run(y, {x: np.ones((side, side))}) == side * side
+            plan = next(iter(sess._plans.values())).plan
+            assert not plan.calibrate and plan.parallel is parallel
+            assert sess.run(y, {x: np.ones((side, side))}) == side * side
+
+
+def test_plan_for_an_op_without_outputs(fresh_graph, rt):
+    v = tf.Variable(0.0)
+    plan = build_plan(fresh_graph, [tf.group(v.initializer)], [], rt, 1)
+    assert _names(plan.steps)[-1] == "group_deps" and plan.fetch_slots == (-1,)
