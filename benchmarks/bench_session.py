@@ -135,8 +135,13 @@ print(json.dumps(out))
 
 def bench_tf(python: str, rounds: int, inter_op: int) -> dict[str, float] | None:
     try:
-        res = subprocess.run([python, "-c", _TF_SCRIPT, str(rounds), str(CHAIN), str(inter_op)],
-                             capture_output=True, text=True, timeout=900, check=True)
+        res = subprocess.run(
+            [python, "-c", _TF_SCRIPT, str(rounds), str(CHAIN), str(inter_op)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
+        )
     except subprocess.CalledProcessError as e:
         why = (e.stderr or "").strip().splitlines()[-1:] or [f"exit status {e.returncode}"]
         print(f"(TF1 peer not measured: {why[0]})", file=sys.stderr)
@@ -156,7 +161,9 @@ def bench_torch(rounds: int) -> dict[str, float] | None:
     out = {}
     b, c = torch.tensor(2.0), torch.tensor(3.0)
     out["abc_const"] = _time_us(lambda: (b + c) * (c + 2.0), 20000, rounds)
-    out["abc_fed"] = _time_us(lambda: (torch.tensor(2.0) + torch.tensor(3.0)) * (torch.tensor(3.0) + 2.0), 20000, rounds)
+    out["abc_fed"] = _time_us(
+        lambda: (torch.tensor(2.0) + torch.tensor(3.0)) * (torch.tensor(3.0) + 2.0), 20000, rounds
+    )
 
     def chain(n: int):
         y = torch.tensor(1.0)
@@ -183,8 +190,11 @@ def _cpu_model() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--tf-python", default=os.environ.get("FLOWGRAPH_BENCH_TF_PYTHON"),
-                    help="a Python interpreter with tensorflow installed (TF1 peer; optional)")
+    ap.add_argument(
+        "--tf-python",
+        default=os.environ.get("FLOWGRAPH_BENCH_TF_PYTHON"),
+        help="a Python interpreter with tensorflow installed (TF1 peer; optional)",
+    )
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = ap.parse_args()
 
@@ -198,11 +208,17 @@ def main() -> None:
             if res:
                 results[label] = res
 
-    print(f"# Session.run overhead — {_cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}; median of {args.rounds} rounds, µs per run")
-    rows = [("abc_const", "a=(b+c)*(c+2), constants"), ("abc_fed", "same, b and c fed Python floats"),
-            ("chain_1", "1-node chain, fed"), (f"chain_{CHAIN + 1}", f"{CHAIN + 1}-node chain, fed"),
-            ("per_node", "per additional chain node")]
+    print(
+        f"# Session.run overhead — {_cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}; median of {args.rounds} rounds, µs per run"
+    )
+    rows = [
+        ("abc_const", "a=(b+c)*(c+2), constants"),
+        ("abc_fed", "same, b and c fed Python floats"),
+        ("chain_1", "1-node chain, fed"),
+        (f"chain_{CHAIN + 1}", f"{CHAIN + 1}-node chain, fed"),
+        ("per_node", "per additional chain node"),
+    ]
     names = list(results)
     print("| workload | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
@@ -210,14 +226,20 @@ def main() -> None:
         print(f"| {label} | " + " | ".join(f"{results[n][key]:.2f}" for n in names) + " |")
     fg, npy = results["flowgraph"], results["NumPy (hand-written)"]
     print()
-    print(f"flowgraph / NumPy: small graph {fg['abc_const'] / npy['abc_const']:.2f}x (constants), "
-          f"{fg['abc_fed'] / npy['abc_fed']:.2f}x (fed); per node {fg['per_node'] / npy['per_node']:.2f}x")
+    print(
+        f"flowgraph / NumPy: small graph {fg['abc_const'] / npy['abc_const']:.2f}x (constants), "
+        f"{fg['abc_fed'] / npy['abc_fed']:.2f}x (fed); per node {fg['per_node'] / npy['per_node']:.2f}x"
+    )
     for peer in names[2:]:
         p = results[peer]
-        print(f"{peer} / flowgraph: small graph {p['abc_const'] / fg['abc_const']:.1f}x (constants), "
-              f"{p['abc_fed'] / fg['abc_fed']:.1f}x (fed); per node {p['per_node'] / fg['per_node']:.1f}x")
-    print(f"targets: small graph <= 10 µs: {'met' if max(fg['abc_const'], fg['abc_fed']) <= 10 else 'MISSED'}; "
-          f"per node <= 1 µs: {'met' if fg['per_node'] <= 1 else 'MISSED'}")
+        print(
+            f"{peer} / flowgraph: small graph {p['abc_const'] / fg['abc_const']:.1f}x (constants), "
+            f"{p['abc_fed'] / fg['abc_fed']:.1f}x (fed); per node {p['per_node'] / fg['per_node']:.1f}x"
+        )
+    print(
+        f"targets: small graph <= 10 µs: {'met' if max(fg['abc_const'], fg['abc_fed']) <= 10 else 'MISSED'}; "
+        f"per node <= 1 µs: {'met' if fg['per_node'] <= 1 else 'MISSED'}"
+    )
     if args.json:
         print(json.dumps(results, indent=1))
 

@@ -1,24 +1,27 @@
 """Training and inference throughput of LeNet-5 and an MLP: flowgraph vs PyTorch CPU vs hand-written NumPy.
 
-Run: python benchmarks/bench_training.py                 # default threads, then 1 thread (two subprocesses)
-     python benchmarks/bench_training.py --threads 1     # one setting in this process
-     python benchmarks/bench_training.py --check-only    # only the same-weights loss cross-check
-     python benchmarks/bench_training.py --markdown PATH # also write the tables as Markdown
+Run: python benchmarks/bench_training.py                  # cross-check, then library-default threads and 1 thread
+     python benchmarks/bench_training.py --threads 1      # one thread setting only
+     python benchmarks/bench_training.py --check-only     # only the same-weights loss cross-check
+     python benchmarks/bench_training.py --markdown PATH  # also write the tables as Markdown
+     python benchmarks/bench_training.py --profile        # where flowgraph's LeNet-5 step spends its time
+     python benchmarks/bench_training.py --micro          # NumPy kernel alternatives behind the profile's advice
 
 Workloads (ANCHORS.md): LeNet-5 training (SGD) at batch 64 and 128, LeNet-5 inference at batch 256,
-MLP 784-256-256-10 training (SGD) at batch 64 and 128, and the peak memory of one LeNet-5 / MLP
-training step (flowgraph vs the NumPy reference, by tracemalloc: see ``peak_step_bytes``).
+MLP 784-256-256-10 training (SGD) at batch 64 and 128, and the peak memory of one training step
+(flowgraph vs the NumPy reference, by tracemalloc: see ``peak_step_bytes``).
 
 Method. Real MNIST (``flowgraph.datasets.mnist.load_data()``), scaled to [0, 1]; every peer gets the
-same pool of batches, prepared once in its own native layout (NHWC arrays for flowgraph and NumPy,
-NCHW tensors for PyTorch), and the same He-init NumPy weights (``numpy_reference.he_init``).
-Each round runs every peer in turn (the order rotates per round): ``--warmup`` steps, then timed
-steps for about ``--seconds`` seconds; a peer's figure is the median over ``--rounds`` rounds of its
-images/s, and each ratio is the median of the per-round ratios (both peers measured moments apart,
-under the same load). Threads: the default uses the libraries' defaults (OpenBLAS and PyTorch one
-thread per core, flowgraph ``ConfigProto()``); ``--threads 1`` caps BLAS with threadpoolctl, PyTorch with
-``torch.set_num_threads(1)`` and flowgraph with ``inter_op_parallelism_threads=1``. Thread settings
-run in separate processes (flowgraph's ``intra_op_parallelism_threads`` caps BLAS process-wide).
+same batches (the first ``--batches`` of the training set, cycled), prepared once in its native
+layout (NHWC arrays for flowgraph and NumPy, NCHW tensors for PyTorch), and the same He-init NumPy
+weights (``numpy_reference.he_init``). Each peer runs in a worker process of its own (so idle
+OpenMP/OpenBLAS threads of one library never spin against another's); the parent drives them in
+turn: per round and peer, ``--warmup`` untimed steps, then the steps that took about ``--seconds``
+in calibration. A peer's figure is the median over ``--rounds`` rounds of its images/s; a ratio is
+the median of the per-round ratios (the two peers measured moments apart, under the same load).
+Threads: ``0`` leaves the libraries' defaults (OpenBLAS and PyTorch one thread per core, flowgraph
+``ConfigProto()``); ``1`` caps BLAS with threadpoolctl, PyTorch with ``torch.set_num_threads(1)``
+and flowgraph with ``ConfigProto(inter_op_parallelism_threads=1, intra_op_parallelism_threads=1)``.
 PyTorch rows are skipped when ``import torch`` fails.
 """
 
@@ -129,8 +132,11 @@ class FGModel:
 
 
 # ---------------------------------------------------------------------------------------------
-# Peers: one "step" callable per (peer, workload), cycling over the shared batches
+# Peers: one worker process per peer, driven round by round from the parent
 # ---------------------------------------------------------------------------------------------
+PEERS = ("flowgraph", "pytorch", "numpy")
+
+
 def _cycle(items: list, fn: Callable) -> Callable[[], None]:
     state = [0]
     n = len(items)
@@ -143,57 +149,118 @@ def _cycle(items: list, fn: Callable) -> Callable[[], None]:
     return step
 
 
-def make_steps(kind: str, mode: str, data: list[tuple], params: dict, threads: int, torch: Any) -> dict[str, Callable]:
-    """{peer: step callable} for one workload; ``mode`` is "train" or "infer"."""
-    steps: dict[str, Callable] = {}
-    fg = FGModel(kind, params, LR, threads)
-    ref = (npref.LeNet5 if kind == "lenet" else npref.MLP)(params, LR)
-    if mode == "train":
-        steps["flowgraph"] = _cycle(data, fg.train)
-        steps["numpy"] = _cycle(data, ref.train_step)
-    else:
-        steps["flowgraph"] = _cycle([(x,) for x, _ in data], fg.predict)
-        steps["numpy"] = _cycle([(x,) for x, _ in data], ref.predict)
-    if torch is not None:
-        import torch_reference as tref
+def make_step(peer: str, kind: str, mode: str, data: list[tuple], params: dict, threads: int) -> Callable[[], None]:
+    """The step callable of one (peer, workload); ``mode`` is "train" or "infer"."""
+    if peer == "flowgraph":
+        fg = FGModel(kind, params, LR, threads)
+        return _cycle(data, fg.train) if mode == "train" else _cycle([(x,) for x, _ in data], fg.predict)
+    if peer == "numpy":
+        ref = (npref.LeNet5 if kind == "lenet" else npref.MLP)(params, LR)
+        return _cycle(data, ref.train_step) if mode == "train" else _cycle([(x,) for x, _ in data], ref.predict)
+    import torch_reference as tref
 
-        model = (tref.lenet_from_params if kind == "lenet" else tref.mlp_from_params)(params)
-        trainer = tref.Trainer(model, LR)
-        tdata = [(tref.images(x), tref.labels(y)) for x, y in data]
-        if mode == "train":
-            steps["pytorch"] = _cycle(tdata, trainer.step)
-        else:
-            steps["pytorch"] = _cycle([(x,) for x, _ in tdata], trainer.predict)
-    return steps
+    trainer = tref.Trainer((tref.lenet_from_params if kind == "lenet" else tref.mlp_from_params)(params), LR)
+    tdata = [(tref.images(x), tref.labels(y)) for x, y in data]
+    return _cycle(tdata, trainer.step) if mode == "train" else _cycle([(x,) for x, _ in tdata], trainer.predict)
 
 
-def measure(steps: dict[str, Callable], batch: int, rounds: int, warmup: int, seconds: float) -> dict:
-    """Interleaved rounds; returns {peer: [images/s per round]}."""
-    names = list(steps)
-    n_steps = {}
-    for name in names:  # calibrate: steps per round so each peer runs about `seconds`
-        fn = steps[name]
-        for _ in range(warmup):
-            fn()
-        t0 = time.perf_counter()
-        k = 0
-        while time.perf_counter() - t0 < seconds / 4 or k < 3:
-            fn()
-            k += 1
-        n_steps[name] = max(5, int(k * 4 * (seconds / (time.perf_counter() - t0)) / 4))
+def _timed(step: Callable[[], None], warmup: int, k: int) -> float:
+    for _ in range(warmup):
+        step()
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(k):
+        step()
+    return time.perf_counter() - t0
+
+
+def worker(peer: str, threads: int, conn: Any) -> None:
+    """A peer's process: sets its thread caps once, then serves the parent's commands until "stop".
+
+    Each peer lives in its own process so that idle thread pools of one library (PyTorch's OpenMP
+    team, OpenBLAS's threads) never spin against another's, and so the thread caps are per peer.
+    """
+    torch = None
+    if peer == "pytorch":
+        try:
+            import torch
+        except ImportError:
+            conn.send({"ok": False, "why": "import torch failed"})
+            return
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
+    conn.send({"ok": True, "torch_threads": torch.get_num_threads() if torch is not None else None})
+    step = None
+    while True:
+        msg = conn.recv()
+        cmd = msg["cmd"]
+        if cmd == "stop":
+            return
+        if cmd == "setup":
+            step = None
+            gc.collect()
+            step = make_step(peer, msg["kind"], msg["mode"], msg["data"], msg["params"], threads)
+            # Calibrate: how many steps take about `seconds` (after the warm-up that builds plans).
+            for _ in range(msg["warmup"]):
+                step()
+            k, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < msg["seconds"] / 4 or k < 3:
+                step()
+                k += 1
+            conn.send(max(5, round(k * msg["seconds"] / (time.perf_counter() - t0))))
+        elif cmd == "run":
+            conn.send(_timed(step, msg["warmup"], msg["steps"]))
+        elif cmd == "memory":
+            conn.send(peak_step_bytes(step))
+
+
+class Peers:
+    """The worker processes of one thread setting (PyTorch left out when it cannot be imported)."""
+
+    def __init__(self, threads: int, use_torch: bool) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.procs: dict[str, tuple] = {}
+        self.info: dict[str, Any] = {}
+        for peer in PEERS:
+            if peer == "pytorch" and not use_torch:
+                continue
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker, args=(peer, threads, child), daemon=True)
+            proc.start()
+            hello = parent.recv()
+            if not hello["ok"]:
+                print(f"{peer}: {hello['why']}; skipping its rows (pip install torch==2.13.0 to add them)")
+                proc.join()
+                continue
+            self.info[peer] = hello
+            self.procs[peer] = (proc, parent)
+
+    def ask(self, peer: str, msg: dict) -> Any:
+        conn = self.procs[peer][1]
+        conn.send(msg)
+        return conn.recv()
+
+    def close(self) -> None:
+        for proc, conn in self.procs.values():
+            conn.send({"cmd": "stop"})
+            proc.join()
+
+
+def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int, warmup: int) -> dict:
+    """Interleaved rounds (peer order rotating); returns {peer: [images/s per round]}."""
+    n_steps = {name: peers.ask(name, {"cmd": "setup", **setup}) for name in names}
     rates: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
-            fn = steps[name]
-            for _ in range(warmup):
-                fn()
-            gc.collect()
             k = n_steps[name]
-            t0 = time.perf_counter()
-            for _ in range(k):
-                fn()
-            rates[name].append(k * batch / (time.perf_counter() - t0))
+            rates[name].append(k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k}))
     return rates
 
 
@@ -273,67 +340,211 @@ WORKLOADS = [
 ]
 
 
-def run_setting(args: argparse.Namespace) -> dict:
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-        except ImportError:
-            print("torch is not importable: skipping the PyTorch rows (pip install torch==2.13.0 to add them)")
-    if args.threads:
+def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np.ndarray, use_torch: bool) -> dict:
+    """All workloads under one thread setting (0: library defaults)."""
+    peers = Peers(threads, use_torch)
+    result: dict[str, Any] = {"threads": threads or "default", "rows": [], "memory": []}
+    if "pytorch" in peers.info:
+        result["torch_threads"] = peers.info["pytorch"]["torch_threads"]
+    names = list(peers.procs)
+    try:
+        for label, kind, mode, batch in WORKLOADS:
+            if args.only and not any(s in label for s in args.only):
+                continue
+            setup = {
+                "kind": kind, "mode": mode, "warmup": args.warmup, "seconds": args.seconds,
+                "params": npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES, seed=0),
+                "data": batches(xtr, ytr, batch, args.batches, flat=kind == "mlp"),
+            }  # fmt: skip
+            rates = measure(peers, names, setup, batch, args.rounds, args.warmup)
+            row = {"workload": label, "batch": batch, "rates": rates, "median": {k: statistics.median(v) for k, v in rates.items()}}
+            for peer in ("pytorch", "numpy"):
+                if peer in rates:
+                    row[f"fg/{peer}"] = statistics.median(f / p for f, p in zip(rates["flowgraph"], rates[peer]))
+            result["rows"].append(row)
+            med = row["median"]
+            print(f"{label:<20} " + "  ".join(f"{k} {v:>9,.0f}/s" for k, v in med.items())
+                  + "  " + "  ".join(f"{k} {row[k]:.2f}x" for k in ("fg/pytorch", "fg/numpy") if k in row)
+                  + f"  (load {os.getloadavg()[0]:.2f})", flush=True)
+            if mode == "train" and not args.no_memory:
+                mem = {"workload": label, "flowgraph": peers.ask("flowgraph", {"cmd": "memory"}),
+                       "numpy": peers.ask("numpy", {"cmd": "memory"})}  # fmt: skip
+                mem["ratio"] = mem["flowgraph"] / mem["numpy"]
+                result["memory"].append(mem)
+                print(f"  peak memory of one step: flowgraph {mem['flowgraph'] / 2**20:.2f} MiB, "
+                      f"numpy {mem['numpy'] / 2**20:.2f} MiB, ratio {mem['ratio']:.2f}", flush=True)
+    finally:
+        peers.close()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Profile of flowgraph's LeNet-5 training step
+# ---------------------------------------------------------------------------------------------
+def profile(args: argparse.Namespace, threads: int, batch: int = 64, steps: int = 60) -> None:
+    """Step-stats breakdown (RunOptions FULL_TRACE) by op type and by node, then cProfile's top functions."""
+    import cProfile
+    import pstats
+    from collections import defaultdict
+
+    if threads:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(args.threads)
-        if torch is not None:
-            torch.set_num_threads(args.threads)
-    data = load_mnist()
-    xtr, ytr = data[0], data[1]
-    result: dict[str, Any] = {"threads": args.threads or "default", "rows": [], "memory": []}
-    if torch is not None:
-        result["torch_threads"] = torch.get_num_threads()
-    if not args.skip_check:
-        result["check"] = cross_check(data, torch, args.threads)
-        for row in result["check"]:
-            print(f"check {row['model']}: " + json.dumps({k: row[k] for k in ('test_loss', 'max_weight_diff_fg_numpy')}), flush=True)
-    if args.check_only:
-        return result
-    for label, kind, mode, batch in WORKLOADS:
-        if args.only and not any(s in label for s in args.only):
-            continue
-        params = npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES, seed=0)
-        data_b = batches(xtr, ytr, batch, args.batches, flat=kind == "mlp")
-        steps = make_steps(kind, mode, data_b, params, args.threads, torch)
-        rates = measure(steps, batch, args.rounds, args.warmup, args.seconds)
-        row = {"workload": label, "batch": batch, "rates": rates, "median": {k: statistics.median(v) for k, v in rates.items()}}
-        for peer in ("pytorch", "numpy"):
-            if peer in rates:
-                row[f"fg/{peer}"] = statistics.median(f / p for f, p in zip(rates["flowgraph"], rates[peer]))
-        result["rows"].append(row)
-        med = row["median"]
-        print(f"{label:<20} " + "  ".join(f"{k} {v:>9,.0f}/s" for k, v in med.items())
-              + "  " + "  ".join(f"{k} {row[k]:.2f}x" for k in ("fg/pytorch", "fg/numpy") if k in row), flush=True)
-        del steps
-        gc.collect()
-    if not args.only:
-        for kind, batch in (("lenet", 64), ("lenet", 128), ("mlp", 128)):
-            params = npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES, seed=0)
-            data_b = batches(xtr, ytr, batch, 2, flat=kind == "mlp")
-            fg = FGModel(kind, params, LR, args.threads)
-            ref = (npref.LeNet5 if kind == "lenet" else npref.MLP)(params, LR)
-            for _ in range(3):
-                fg.train(*data_b[0])
-                ref.train_step(*data_b[0])
-            mem = {
-                "model": kind, "batch": batch,
-                "flowgraph": peak_step_bytes(lambda: fg.train(*data_b[1])),
-                "numpy": peak_step_bytes(lambda: ref.train_step(*data_b[1])),
-                "input_bytes": data_b[0][0].nbytes,
-            }  # fmt: skip
-            mem["ratio"] = mem["flowgraph"] / mem["numpy"]
-            result["memory"].append(mem)
-            print(f"peak step memory {kind} b{batch}: flowgraph {mem['flowgraph'] / 2**20:.2f} MiB, "
-                  f"numpy {mem['numpy'] / 2**20:.2f} MiB, ratio {mem['ratio']:.2f}", flush=True)
-    return result
+        threadpool_limits(threads)
+    xtr, ytr = load_mnist()[:2]
+    data = batches(xtr, ytr, batch, args.batches, flat=False)
+    fg = FGModel("lenet", npref.he_init(npref.LENET_SHAPES), LR, threads)
+    step = _cycle(data, fg.train)
+    for _ in range(20):
+        step()
+    plain = []
+    for _ in range(steps):
+        t0 = time.perf_counter_ns()
+        step()
+        plain.append(time.perf_counter_ns() - t0)
+    options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    by_type: dict[str, list] = defaultdict(list)
+    by_node: dict[tuple, list] = defaultdict(list)
+    traced, op_sum = [], []
+    for i in range(steps):
+        x, y = data[i % len(data)]
+        md = tf.RunMetadata()
+        t0 = time.perf_counter_ns()
+        fg.sess.run(fg.train_op, {fg.x: x, fg.y: y}, options=options, run_metadata=md)
+        traced.append(time.perf_counter_ns() - t0)
+        per_type: dict[str, int] = defaultdict(int)
+        for st in md.step_stats.dev_stats[0].node_stats:
+            d = st.end_ns - st.start_ns
+            per_type[st.op_type] += d
+            by_node[(st.node_name, st.op_type)].append(d)
+        for k, v in per_type.items():
+            by_type[k].append(v)
+        op_sum.append(sum(per_type.values()))
+    wall = statistics.median(plain)
+    print(f"LeNet-5 training step, batch {batch}, threads {threads or 'default'}: median {wall / 1e3:,.0f} us untraced "
+          f"({batch * 1e9 / wall:,.0f} images/s), {statistics.median(traced) / 1e3:,.0f} us traced; kernels "
+          f"{statistics.median(op_sum) / 1e3:,.0f} us; the rest (executor, feeds, tracing) "
+          f"{(statistics.median(traced) - statistics.median(op_sum)) / 1e3:,.0f} us of the traced step")
+    print(f"\n{'op type':<40}{'us/step':>9}{'% of step':>11}{'nodes':>7}")
+    counts: dict[str, int] = defaultdict(int)
+    for name, t in by_node:
+        counts[t] += 1
+    for t, v in sorted(by_type.items(), key=lambda kv: -statistics.median(kv[1])):
+        m = statistics.median(v)
+        if m >= 0.002 * wall:
+            print(f"{t:<40}{m / 1e3:>9,.0f}{100 * m / wall:>10.1f}%{counts[t]:>7}")
+    print(f"\n{'node':<56}{'op type':<30}{'us':>7}{'%':>7}")
+    for (name, t), v in sorted(by_node.items(), key=lambda kv: -statistics.median(kv[1]))[:16]:
+        m = statistics.median(v)
+        print(f"{name[:55]:<56}{t[:29]:<30}{m / 1e3:>7,.0f}{100 * m / wall:>6.1f}%")
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    print(f"\ncProfile, {steps} untraced steps, top functions by own time:")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+
+
+# ---------------------------------------------------------------------------------------------
+# Micro-benchmarks: the kernels that dominate the profile, as written now and alternatives
+# ---------------------------------------------------------------------------------------------
+def _us(fn: Callable, seconds: float = 0.3) -> float:
+    """Median microseconds per call over 7 runs of about seconds/7 each."""
+    for _ in range(3):
+        fn()
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds / 7 or k < 3:
+        fn()
+        k += 1
+    runs = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            fn()
+        runs.append((time.perf_counter() - t0) / k)
+    return statistics.median(runs) * 1e6
+
+
+def micro(args: argparse.Namespace, threads: int, n: int = 64) -> None:
+    """Each group: the expression flowgraph's kernel uses today (first line), then alternatives and the speed-up."""
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    x = rng.standard_normal((n, 28, 28, 6), dtype=f32)  # conv1's output: the largest activation
+    g = rng.standard_normal((n, 28, 28, 6), dtype=f32)
+    b = rng.standard_normal(6, dtype=f32)
+    b_tiled = np.tile(b, 28 * 28)
+    zeros = np.zeros_like(x)
+    mask_u8 = np.empty(x.shape, np.uint8)
+    groups = {
+        f"BiasAdd (N={n}, 28, 28, 6) + (6,)": [
+            ("x + b (kernel today)", lambda: x + b),
+            ("x.reshape(N, -1) + tile(b, H*W) (tile cached per shape)", lambda: (x.reshape(n, -1) + b_tiled).reshape(x.shape)),
+        ],
+        f"Relu (N={n}, 28, 28, 6)": [
+            ("np.maximum(x, 0) (kernel today)", lambda: np.maximum(x, 0)),
+            ("np.maximum(x, np.float32(0))", lambda: np.maximum(x, f32(0))),
+            ("np.maximum(x, zeros) (zeros cached per shape)", lambda: np.maximum(x, zeros)),
+        ],
+        f"ReluGrad (N={n}, 28, 28, 6)": [
+            ("g * (x > 0) (kernel today)", lambda: g * (x > 0)),
+            ("np.multiply(g, np.greater(x, zeros, out=u8), ...) via cached zeros", lambda: g * np.greater(x, zeros, out=mask_u8.view(bool))),
+        ],
+    }
+    try:  # conv kernels as they are in flowgraph now (private helpers; skipped if renamed)
+        from flowgraph.ops import conv as C
+
+        x1 = rng.random((n, 28, 28, 1), dtype=f32)
+        w1 = rng.standard_normal((5, 5, 1, 6), dtype=f32)
+        a1 = C._Axis(28, 5, 1, 1, "SAME", (0, 0), "Conv2D")
+        cols = C._patches(np, x1, a1, a1)
+        w1m = w1.reshape(25, 6)
+        groups[f"Conv2D conv1 (N={n}, 28, 28, 1) * (5, 5, 1, 6) SAME"] = [
+            ("im2col (25, N*784) + cols.T @ w (kernel today)", lambda: C._conv_forward(np, x1, w1, a1, a1)),
+            ("  its im2col copy alone", lambda: C._patches(np, x1, a1, a1)),
+            ("  its GEMM alone: cols.T @ w (M=N*784, K=25, N=6)", lambda: cols.T @ w1m),
+            ("  GEMM as w.T @ cols (M=6, N=N*784): output channel-major", lambda: w1m.T @ cols),
+        ]
+        x2 = rng.random((n, 14, 14, 6), dtype=f32)
+        w2 = rng.standard_normal((5, 5, 6, 16), dtype=f32)
+        g2 = rng.standard_normal((n, 10, 10, 16), dtype=f32)
+        a2 = C._Axis(14, 5, 1, 1, "VALID", (0, 0), "Conv2D")
+
+        def per_tap() -> np.ndarray:
+            d, dx = g2.reshape(-1, 16), np.zeros(x2.shape, f32)
+            for kh in range(5):
+                for kw in range(5):
+                    dx[:, kh : kh + 10, kw : kw + 10] += (d @ w2[kh, kw].T).reshape(n, 10, 10, 6)
+            return dx
+
+        groups[f"Conv2DBackpropInput conv2 (N={n}, 10, 10, 16) -> (N, 14, 14, 6)"] = [
+            ("_conv_input_grad (kernel today)", lambda: C._conv_input_grad(np, g2, w2, a2, a2, x2.shape)),
+            ("one small GEMM per tap + strided add (the NumPy reference's way)", per_tap),
+        ]
+        c1 = rng.standard_normal((n, 28, 28, 6), dtype=f32)
+        p1 = C._Axis(28, 2, 2, 1, "VALID", (0, 0), "MaxPool")
+        y1 = C._max_pool(np, c1, p1, p1)
+        gy = rng.standard_normal(y1.shape, dtype=f32)
+        groups[f"MaxPool + MaxPoolGrad pool1 (N={n}, 28, 28, 6)"] = [
+            ("_max_pool (kernel today)", lambda: C._max_pool(np, c1, p1, p1)),
+            ("np.maximum over 4 strided views (NumPy reference)", lambda: npref._max_pool(c1)),
+            ("_max_pool_grad (kernel today)", lambda: C._max_pool_grad(np, c1, y1, gy, p1, p1)),
+            ("first-max masks (NumPy reference)", lambda: npref._max_pool_grad(c1, y1, gy)),
+        ]
+    except (ImportError, AttributeError, TypeError) as e:
+        print(f"(conv micro-benchmarks skipped: {e!r})")
+    for title, cases in groups.items():
+        print(f"\n{title}")
+        base = None
+        for label, fn in cases:
+            t = _us(fn)
+            if base is None:
+                base = t
+            print(f"  {label:<66}{t:>9,.0f} us  {base / t:>5.2f}x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,10 +579,10 @@ def machine() -> dict:
     return info
 
 
-def markdown(info: dict, results: list[dict], command: str) -> str:
+def markdown(info: dict, results: list[dict], check: list | None, command: str) -> str:
     lines = [
         f"Date {info['date']}; CPU `{info['cpu']}` ({info['cpus']} vCPUs); load average before "
-        f"{info['load_before'][0]:.2f}, after {info.get('load_after', (float('nan'),))[0]:.2f}; Python {info['python']}, NumPy "
+        f"{info['load_before'][0]:.2f}, after {info['load_after'][0]:.2f}; Python {info['python']}, NumPy "
         f"{info['numpy']}, PyTorch {info['torch']}, `OPENBLAS_CORETYPE` {info['OPENBLAS_CORETYPE']}.",
         "",
         f"Command: `{command}`",
@@ -379,7 +590,8 @@ def markdown(info: dict, results: list[dict], command: str) -> str:
     ]
     for res in results:
         th = res["threads"]
-        lines += [f"### Threads: {th}" + (f" (PyTorch {res['torch_threads']})" if "torch_threads" in res else ""), ""]
+        title = "library defaults (OpenBLAS and PyTorch: one thread per core; flowgraph `ConfigProto()`)" if th == "default" else f"{th} thread"
+        lines += [f"Threads: {title}" + (f"; PyTorch reports {res['torch_threads']}" if "torch_threads" in res else "") + ".", ""]
         lines += ["| workload | flowgraph (img/s) | PyTorch CPU (img/s) | hand-written NumPy (img/s) | flowgraph / PyTorch | flowgraph / NumPy |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for row in res["rows"]:
@@ -393,64 +605,73 @@ def markdown(info: dict, results: list[dict], command: str) -> str:
             )
         lines.append("")
         if res.get("memory"):
-            lines += ["| peak memory of one training step | flowgraph (MiB) | hand-written NumPy (MiB) | flowgraph / NumPy |",
+            lines += ["| peak memory of one training step (tracemalloc) | flowgraph (MiB) | hand-written NumPy (MiB) | flowgraph / NumPy |",
                       "| --- | ---: | ---: | ---: |"]
             for mem in res["memory"]:
-                lines.append(f"| {mem['model']} b{mem['batch']} | {mem['flowgraph'] / 2**20:.2f} | {mem['numpy'] / 2**20:.2f} | {mem['ratio']:.2f}x |")
+                lines.append(f"| {mem['workload']} | {mem['flowgraph'] / 2**20:.2f} | {mem['numpy'] / 2**20:.2f} | {mem['ratio']:.2f}x |")
             lines.append("")
-        if res.get("check"):
-            lines += ["| cross-check (same He-init weights, same batches, lr 0.05) | flowgraph | PyTorch | NumPy | max weight diff flowgraph vs NumPy |",
-                      "| --- | ---: | ---: | ---: | ---: |"]
-            for row in res["check"]:
-                t = row["test_loss"]
-                lines.append(
-                    f"| {row['model']}: test loss after {row['steps']} steps (batch 64) | {t['flowgraph']:.4f} | "
-                    + (f"{t['pytorch']:.4f}" if "pytorch" in t else "—")
-                    + f" | {t['numpy']:.4f} | {row['max_weight_diff_fg_numpy']:.1e} |"
-                )
-            lines.append("")
+    if check:
+        lines += ["| cross-check: same He-init weights, same batches (first of the training set, batch 64), SGD lr 0.05 | flowgraph | PyTorch | NumPy | max abs weight diff flowgraph vs NumPy |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for row in check:
+            t = row["test_loss"]
+            lines.append(
+                f"| {row['model']}: test loss (10,000 images) after {row['steps']} steps | {t['flowgraph']:.5f} | "
+                + (f"{t['pytorch']:.5f}" if "pytorch" in t else "—")
+                + f" | {t['numpy']:.5f} | {row['max_weight_diff_fg_numpy']:.1e} |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=None, help="run one setting here: 0 = library defaults, N = N threads")
-    ap.add_argument("--settings", default="0,1", help="thread settings the driver runs (default %(default)s)")
+    ap.add_argument("--threads", default="0,1", help="thread settings, comma-separated: 0 = library defaults, N = N threads (default %(default)s)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=5, help="untimed steps before each timed run")
     ap.add_argument("--seconds", type=float, default=1.5, help="timed seconds per peer per round")
     ap.add_argument("--batches", type=int, default=16, help="distinct batches cycled through")
     ap.add_argument("--only", nargs="*", help="only workloads whose label contains one of these strings")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when importable")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     ap.add_argument("--skip-check", action="store_true", help="skip the same-weights loss cross-check")
     ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="profile flowgraph's LeNet-5 step (1 thread unless --threads)")
+    ap.add_argument("--micro", action="store_true", help="time the profile's hot kernels and alternatives")
     ap.add_argument("--json", default=None, help="write the raw results here")
     ap.add_argument("--markdown", default=None, help="write the Markdown tables here")
-    args, rest = ap.parse_known_args()
-    if args.threads is not None:
-        res = run_setting(args)
-        if args.json:
-            Path(args.json).write_text(json.dumps(res, indent=1))
+    args = ap.parse_args()
+    if args.profile or args.micro:
+        th = 1 if args.threads == "0,1" else int(args.threads)
+        (profile if args.profile else micro)(args, th)
         return
     info = machine()
-    command = "python benchmarks/bench_training.py " + " ".join(sys.argv[1:])
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("torch is not importable: skipping the PyTorch rows (pip install torch==2.13.0 to add them)")
+    xtr, ytr, xte, yte = load_mnist()
+    check = None
+    if not args.skip_check:
+        check = cross_check((xtr, ytr, xte, yte), torch, 0)
+        for row in check:
+            print(f"check {row['model']}: test loss " + ", ".join(f"{k} {v:.5f}" for k, v in row["test_loss"].items())
+                  + f"; max |weight diff| flowgraph vs numpy {row['max_weight_diff_fg_numpy']:.1e}", flush=True)
     results = []
-    for th in (int(s) for s in args.settings.split(",")):
-        out = Path(f"/tmp/bench_training_{os.getpid()}_{th}.json")
-        child = [sys.executable, __file__, "--threads", str(th), "--json", str(out)]
-        child += [a for a in sys.argv[1:] if a not in ("--markdown", args.markdown, "--json", args.json, "--settings", args.settings)]
-        print(f"== threads: {th or 'default'}", flush=True)
-        subprocess.run(child, check=True)
-        results.append(json.loads(out.read_text()))
-        out.unlink()
+    if not args.check_only:
+        for th in (int(t) for t in args.threads.split(",")):
+            print(f"== threads: {th or 'library defaults'}", flush=True)
+            results.append(run_setting(args, th, xtr, ytr, torch is not None))
     info["load_after"] = os.getloadavg()
-    md = markdown(info, results, command)
+    md = markdown(info, results, check, "python benchmarks/bench_training.py " + " ".join(sys.argv[1:]))
     print()
     print(md)
     if args.markdown:
         Path(args.markdown).write_text(md + "\n")
     if args.json:
-        Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"info": info, "check": check, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

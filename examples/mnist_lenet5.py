@@ -2,7 +2,7 @@
 
 conv 5x5x6 SAME + ReLU, 2x2 max pool, conv 5x5x16 VALID + ReLU, 2x2 max pool, fc 120, fc 84, fc 10;
 NHWC float32 inputs in [0, 1], He initialisation, Adam (1e-3, x0.8 per epoch), batch 64, and
-random shifts of up to 2 pixels. ``python examples/mnist_lenet5.py --help`` lists the options
+random shifts of up to 1 pixel. ``python examples/mnist_lenet5.py --help`` lists the options
 (the training loop is the one in ``mnist_mlp.py``).
 """
 
@@ -35,7 +35,7 @@ def lenet5(images: Any, training: Any = None) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> float:
     """Parses ``argv`` (default: the command line), trains LeNet-5, returns its test accuracy."""
-    args = parse_args(argv, __doc__.splitlines()[0], epochs=10, batch_size=64, lr=1e-3, lr_decay=0.8, shift=2)
+    args = parse_args(argv, __doc__.splitlines()[0], epochs=10, batch_size=64, lr=1e-3, lr_decay=0.8, shift=1)
     return train(lenet5, args, "mnist_lenet5")
 
 

@@ -70,11 +70,11 @@ def lenet5() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Operation]:
     return images, labels, loss, train
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="out/graphs", help="output directory (default: out/graphs)")
     parser.add_argument("--docs", action="store_true", help="also write the README images into docs/images/")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -119,7 +119,6 @@ class Layer:
             raise TypeError(f"Keyword argument not understood: {min(kwargs)!r}")
         self.trainable = bool(trainable)
         self._base_name = _snake_case(type(self).__name__)
-        self._given_name = name
         self.name = name or self._base_name
         self.dtype = None if dtype is None else _dtypes.as_dtype(dtype)
         self.activity_regularizer = activity_regularizer

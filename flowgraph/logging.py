@@ -194,3 +194,9 @@ __all__ = [
     "warn",
     "warning",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - a clear word for TF1 names flowgraph lacks
+    from flowgraph.compat.missing import missing_attribute
+
+    raise missing_attribute(__name__, globals(), name)

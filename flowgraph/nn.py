@@ -8,8 +8,13 @@ from flowgraph.ops.conv import (
     conv2d_backprop_filter,
     conv2d_backprop_input,
     conv2d_transpose,
+    depthwise_conv2d,
+    depthwise_conv2d_native,
+    depthwise_conv2d_native_backprop_filter,
+    depthwise_conv2d_native_backprop_input,
     max_pool,
     max_pool2d,
+    separable_conv2d,
 )
 from flowgraph.ops.math import sigmoid, tanh
 from flowgraph.ops.nn import (
@@ -48,6 +53,10 @@ __all__ = [
     "conv2d_backprop_filter",
     "conv2d_backprop_input",
     "conv2d_transpose",
+    "depthwise_conv2d",
+    "depthwise_conv2d_native",
+    "depthwise_conv2d_native_backprop_filter",
+    "depthwise_conv2d_native_backprop_input",
     "dropout",
     "elu",
     "fused_batch_norm",
@@ -61,6 +70,7 @@ __all__ = [
     "moments",
     "relu",
     "relu6",
+    "separable_conv2d",
     "selu",
     "sigmoid",
     "sigmoid_cross_entropy_with_logits",
@@ -74,3 +84,9 @@ __all__ = [
     "weighted_cross_entropy_with_logits",
     "xw_plus_b",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    from flowgraph.compat.missing import missing_attribute
+
+    raise missing_attribute(__name__, globals(), name)

@@ -57,3 +57,21 @@ def test_eager_switches():
 def test_version():
     assert tf.__version__ == tf.VERSION
     assert tf.__version__.count(".") == 2
+
+
+def test_missing_nn_name_from_the_issue():
+    with pytest.raises(AttributeError) as e:
+        tf.nn.softmax_cross_entropy_with_logit  # noqa: B018
+    assert "`tf.nn.softmax_cross_entropy_with_logit`" in str(e.value)
+    assert "`softmax_cross_entropy_with_logits`" in str(e.value)
+
+
+@pytest.mark.parametrize("module, name, suggestion", [
+    ("train", "AdamOptimiser", "AdamOptimizer"),
+    ("losses", "mean_squared_eror", "mean_squared_error"),
+    ("gfile", "Exist", "Exists"),
+    ("logging", "infoo", "info"),
+])
+def test_missing_names_in_mirrored_modules(module, name, suggestion):
+    with pytest.raises(AttributeError, match=rf"tf\.{module}\.{name}`.*`{suggestion}`"):
+        getattr(getattr(tf, module), name)

@@ -38,7 +38,13 @@ def test_error_classes_codes_and_constructor(name, code):
     assert errors.exception_type_from_error_code(code) is cls
     assert errors.error_code_from_exception_type(cls) == code
     e = cls(None, "the-op", "what happened")
-    assert (e.message, e.op, e.node_def, str(e), e.error_code) == ("what happened", "the-op", None, "what happened", code)
+    assert (e.message, e.op, e.node_def, str(e), e.error_code) == (
+        "what happened",
+        "the-op",
+        None,
+        "what happened",
+        code,
+    )
     again = pickle.loads(pickle.dumps(e))
     assert type(again) is cls and again.message == "what happened"
     with pytest.raises(errors.OpError, match="what happened"):
@@ -46,8 +52,16 @@ def test_error_classes_codes_and_constructor(name, code):
 
 
 def test_codes_are_tf1s():
-    assert [errors.OK, errors.CANCELLED, errors.INVALID_ARGUMENT, errors.NOT_FOUND, errors.FAILED_PRECONDITION,
-            errors.OUT_OF_RANGE, errors.DATA_LOSS, errors.UNAUTHENTICATED] == [0, 1, 3, 5, 9, 11, 15, 16]
+    assert [
+        errors.OK,
+        errors.CANCELLED,
+        errors.INVALID_ARGUMENT,
+        errors.NOT_FOUND,
+        errors.FAILED_PRECONDITION,
+        errors.OUT_OF_RANGE,
+        errors.DATA_LOSS,
+        errors.UNAUTHENTICATED,
+    ] == [0, 1, 3, 5, 9, 11, 15, 16]
     assert "InvalidArgumentError" in errors.__all__ and "OUT_OF_RANGE" in errors.__all__
     assert tf.errors is errors
 
@@ -82,5 +96,8 @@ def test_memory_errors_become_resource_exhausted(monkeypatch):
             return boom
 
         monkeypatch.setattr(fg_math.MatMul, "kernel", kernel)
-        with tf.Session() as sess, pytest.raises(errors.ResourceExhaustedError, match=r"MemoryError: no room\n\twhile running op 'hungry'"):
+        with (
+            tf.Session() as sess,
+            pytest.raises(errors.ResourceExhaustedError, match=r"MemoryError: no room\n\twhile running op 'hungry'"),
+        ):
             sess.run(y, {x: np.ones((1, 2))})

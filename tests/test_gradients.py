@@ -129,7 +129,9 @@ def test_not_differentiable_and_missing_gradients(fresh_graph):
     assert tf.gradients(y, x) == [None]
     with fresh_graph.gradient_override_map({"Identity": "TestUnknownGrad"}):
         z = tf.identity(x)
-    with pytest.raises(LookupError, match=r"No gradient defined for operation 'Identity_1' \(op type: TestUnknownGrad\)"):
+    with pytest.raises(
+        LookupError, match=r"No gradient defined for operation 'Identity_1' \(op type: TestUnknownGrad\)"
+    ):
         tf.gradients(z, x)
 
 

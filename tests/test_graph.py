@@ -85,9 +85,18 @@ def test_unique_names_follow_tf1():
     a = tf.constant(1.0, name="a")
     b = tf.constant(2.0)
     # Names are unique case-insensitively, so tf.add's "Add" continues after the operator's "add".
-    assert [(a + b).name, (a + b).name, tf.add(a, b).name, tf.add(a, b).name] == ["add:0", "add_1:0", "Add_2:0", "Add_3:0"]
+    assert [(a + b).name, (a + b).name, tf.add(a, b).name, tf.add(a, b).name] == [
+        "add:0",
+        "add_1:0",
+        "Add_2:0",
+        "Add_3:0",
+    ]
     assert [(a - b).name, tf.subtract(a, b).name, (a * b).name, tf.multiply(a, b).name] == [
-        "sub:0", "Sub_1:0", "mul:0", "Mul_1:0"]
+        "sub:0",
+        "Sub_1:0",
+        "mul:0",
+        "Mul_1:0",
+    ]
     assert [(a / b).name, tf.divide(a, b).name, (-a).name] == ["truediv:0", "truediv_1:0", "Neg:0"]
     assert tf.constant(1.0, name="a").name == "a_1:0"
     assert tf.add(a, b, name="sum").name == "sum:0" and tf.add(a, b, name="sum").name == "sum_1:0"
@@ -144,6 +153,21 @@ def test_name_scope_stack_is_per_thread():
     assert names == ["Const:0", "main/Const:0"]
 
 
+def test_threads_building_into_one_graph_get_distinct_names(fresh_graph):
+    def build():
+        with fresh_graph.as_default():
+            for _ in range(200):
+                tf.constant(1.0, name="c")
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = [op.name for op in fresh_graph.get_operations()]
+    assert len(names) == len(set(names)) == 800
+
+
 # ---------------------------------------------------------------------------------------------
 # Default graph
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +204,9 @@ def test_ops_from_two_graphs_cannot_mix():
         here = _line() + 1
         other = tf.constant(2.0, name="other")
     mine = tf.constant(1.0, name="mine")
-    with pytest.raises(ValueError, match=rf"other:0 \(created at .*:{here}\) must be from the same graph as its other input mine:0"):
+    with pytest.raises(
+        ValueError, match=rf"other:0 \(created at .*:{here}\) must be from the same graph as its other input mine:0"
+    ):
         tf.add(mine, other)
 
 

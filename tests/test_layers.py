@@ -203,6 +203,17 @@ def test_kernel_regularizer_adds_to_regularization_losses():
     np.testing.assert_allclose(total, l2v + l1v, rtol=1e-6)
 
 
+def test_activity_regularizer_is_averaged_over_the_batch():
+    k = np.arange(6.0).reshape(3, 2) - 2
+    xv = np.arange(12.0).reshape(4, 3) / 5
+    x = tf.placeholder(tf.float64, [None, 3])
+    y = layers.dense(x, 2, kernel_initializer=const_init(k), activity_regularizer=regularizers.l1_regularizer(0.1))
+    (loss,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    assert loss.name == "dense/ActivityRegularizer/truediv:0"
+    out, got = run([y, loss], {x: xv})
+    np.testing.assert_allclose(got, 0.1 * np.abs(xv @ k).sum() / 4, rtol=1e-12)
+
+
 def test_keras_style_regularizers_do_not_halve():
     w = tf.constant([[1.0, -2.0], [3.0, 0.5]])
     v = run([regularizers.l2(0.1)(w), regularizers.l1(0.2)(w), regularizers.l1_l2(0.2, 0.1)(w)])

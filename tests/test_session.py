@@ -112,13 +112,19 @@ def test_bad_feeds_name_the_tensor_and_where_it_was_created():
     x = tf.placeholder(tf.float32, [2], name="x")
     s = tf.placeholder(tf.string, name="s")
     with tf.Session() as sess:
-        with pytest.raises(ValueError, match=rf"Cannot feed value of shape \(3,\) for Tensor 'x:0', which has shape \(2,\) \(created at {__file__}:{here}\)"):
+        with pytest.raises(
+            ValueError,
+            match=rf"Cannot feed value of shape \(3,\) for Tensor 'x:0', which has shape \(2,\) "
+            rf"\(created at {__file__}:{here}\)",
+        ):
             sess.run(x, {x: [1.0, 2.0, 3.0]})
         with pytest.raises(ValueError, match=r"Cannot feed value of shape \(\) for Tensor 'x:0'"):
             sess.run(x, {x: 1.0})
         with pytest.raises(TypeError, match="Cannot feed value 'abc' for Tensor 'x:0' of dtype float32"):
             sess.run(x, {x: "abc"})
-        with pytest.raises(TypeError, match=r"The value of a feed cannot be a tf.Tensor object \(Const:0 fed for x:0\)"):
+        with pytest.raises(
+            TypeError, match=r"The value of a feed cannot be a tf.Tensor object \(Const:0 fed for x:0\)"
+        ):
             sess.run(x, {x: tf.constant([1.0, 2.0])})
         with pytest.raises(TypeError, match="Cannot interpret feed_dict key 'nope:0' as a Tensor.*does not exist"):
             sess.run(x, {"nope:0": 1.0})
@@ -136,7 +142,8 @@ def test_missing_feed_names_the_placeholder_and_its_line():
     with tf.Session() as sess:
         with pytest.raises(
             errors.InvalidArgumentError,
-            match=rf"You must feed a value for placeholder tensor 'x' with dtype float32 and shape \[\?,3\] \(created at {__file__}:{here}\)",
+            match=rf"You must feed a value for placeholder tensor 'x' with dtype float32 and shape \[\?,3\] "
+            rf"\(created at {__file__}:{here}\)",
         ) as info:
             sess.run(y)
         assert info.value.op is x.op and info.value.error_code == errors.INVALID_ARGUMENT

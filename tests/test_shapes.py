@@ -168,5 +168,7 @@ def test_feed_shapes_are_checked_against_partial_static_shapes():
     x = tf.placeholder(tf.float32, [None, 2], name="x")
     with tf.Session() as sess:
         assert sess.run(tf.reduce_sum(x), {x: [[1, 2], [3, 4], [5, 6]]}) == 21
-        with pytest.raises(ValueError, match=r"Cannot feed value of shape \(3,\) for Tensor 'x:0', which has shape \(\?, 2\)"):
+        with pytest.raises(
+            ValueError, match=r"Cannot feed value of shape \(3,\) for Tensor 'x:0', which has shape \(\?, 2\)"
+        ):
             sess.run(x, {x: [1, 2, 3]})

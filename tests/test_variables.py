@@ -27,7 +27,13 @@ def _line() -> int:
 def test_variable_names_ops_and_collections():
     v = tf.Variable([1.0, 2.0], name="v")
     n = tf.Variable(1, trainable=False, name="n")
-    assert (v.name, v.op.name, v.op.type, v.initializer.name, v.value().name) == ("v:0", "v", "VariableV2", "v/Assign", "v/read:0")
+    assert (v.name, v.op.name, v.op.type, v.initializer.name, v.value().name) == (
+        "v:0",
+        "v",
+        "VariableV2",
+        "v/Assign",
+        "v/read:0",
+    )
     assert v.initial_value.name == "v/initial_value:0" and v.read_value().name == "read:0"
     assert v.dtype == tf.float32 and v.shape.as_list() == [2] and v.get_shape().as_list() == [2] and v.trainable
     assert n.dtype == tf.int32 and not n.trainable
@@ -87,7 +93,10 @@ def test_reading_an_uninitialized_variable_names_it():
     v = tf.Variable([1.0], name="weights")
     y = v * 2.0
     with tf.Session() as sess:
-        with pytest.raises(errors.FailedPreconditionError, match=rf"uninitialized value weights \(variable created at {__file__}:{here}\)") as info:
+        with pytest.raises(
+            errors.FailedPreconditionError,
+            match=rf"uninitialized value weights \(variable created at {__file__}:{here}\)",
+        ) as info:
             sess.run(y)
         assert info.value.op is v.op and info.value.error_code == errors.FAILED_PRECONDITION
         assert "[[node mul" in str(info.value) and "global_variables_initializer" in str(info.value)
@@ -102,7 +111,9 @@ def test_initializer_built_before_the_variable_is_pointed_out():
     late = tf.Variable(1.0, name="late")
     with tf.Session() as sess:
         sess.run(init)
-        with pytest.raises(errors.FailedPreconditionError, match=rf"was built at {__file__}:\d+, before this variable was created"):
+        with pytest.raises(
+            errors.FailedPreconditionError, match=rf"was built at {__file__}:\d+, before this variable was created"
+        ):
             sess.run(late)
 
 
@@ -166,7 +177,9 @@ def test_assign_checks_shape_and_dtype():
     x = tf.placeholder(tf.float32, [None])
     with tf.Session() as sess:
         sess.run(v.initializer)
-        with pytest.raises(errors.InvalidArgumentError, match=r"Assign requires shapes of both tensors to match.*\[2\].*\[3\]"):
+        with pytest.raises(
+            errors.InvalidArgumentError, match=r"Assign requires shapes of both tensors to match.*\[2\].*\[3\]"
+        ):
             sess.run(v.assign(x), {x: [1.0, 2.0, 3.0]})
         assert sess.run(v).tolist() == [1.0, 2.0]
 
@@ -224,13 +237,19 @@ def test_get_variable_and_reuse():
 def test_get_variable_errors_name_the_variable():
     here = _line() + 1
     tf.get_variable("w", [2], initializer=tf.zeros_initializer())
-    with pytest.raises(ValueError, match=rf"Variable w already exists, disallowed.*Originally defined at:\n  {__file__}:{here}"):
+    with pytest.raises(
+        ValueError, match=rf"Variable w already exists, disallowed.*Originally defined at:\n  {__file__}:{here}"
+    ):
         tf.get_variable("w", [2])
     with tf.variable_scope("", reuse=True):
-        with pytest.raises(ValueError, match="Variable missing does not exist, or was not created with tf.get_variable"):
+        with pytest.raises(
+            ValueError, match="Variable missing does not exist, or was not created with tf.get_variable"
+        ):
             tf.get_variable("missing", [1])
     with tf.variable_scope(tf.get_variable_scope(), reuse=True):
-        with pytest.raises(ValueError, match=r"Trying to share variable w, but specified shape \(3,\) and found shape \(2,\)"):
+        with pytest.raises(
+            ValueError, match=r"Trying to share variable w, but specified shape \(3,\) and found shape \(2,\)"
+        ):
             tf.get_variable("w", [3])
         with pytest.raises(ValueError, match="specified dtype float64 and found dtype float32"):
             tf.get_variable("w", [2], dtype=tf.float64)

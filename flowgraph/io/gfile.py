@@ -731,3 +731,9 @@ __all__ = [
     "stat",
     "walk",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - a clear word for TF1 names flowgraph lacks
+    from flowgraph.compat.missing import missing_attribute
+
+    raise missing_attribute(__name__, globals(), name)

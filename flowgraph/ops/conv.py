@@ -6,8 +6,10 @@ Kernels compute in NHWC (NCHW is viewed as NHWC on entry and transposed back on 
 - im2col: a stride-trick view of the (padded) input copied once into a patches matrix, then one GEMM
   over the whole batch; ``Conv2DBackpropFilter`` reuses the forward's patches when both run in the
   same ``Session.run``;
-- window taps: pooling and col2im loop over the KH*KW window offsets only, each step one ufunc on
-  strided views of the whole batch (never a loop over images or pixels).
+- window taps: pooling, depthwise convolution and col2im loop over the KH*KW window offsets only,
+  each step one ufunc on strided views of the whole batch (never a loop over images or pixels).
+
+Convolutions run over chunks of images sized to keep ~3 MB of patches in cache (``_CHUNK_BYTES``).
 
 Output size per spatial dim (F filter size, D dilation, S stride, W input size):
 VALID ``ceil((W - (F-1)D) / S)``; SAME ``ceil(W / S)``, padded by
@@ -250,65 +252,122 @@ def _taps_first(c: int) -> bool:
     return c == 1
 
 
-def _patches(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
-    """im2col: (N*OH*OW, KH*KW*C) patches, or (KH*KW*C, N*OH*OW) when ``_taps_first``; one strided copy."""
+def _patches(xp: Any, x: Any, gh: _Axis, gw: _Axis, out: Any = None) -> Any:
+    """im2col: (N*OH*OW, KH*KW*C) patches, or (KH*KW*C, N*OH*OW) when ``_taps_first``; one strided copy.
+
+    ``out``, if given, is the 2-D block (possibly a column slice of a larger buffer) to copy into.
+    """
     xp_ = _padded(xp, x, gh, gw)
     n, c = x.shape[0], x.shape[3]
     sn, sh, sw, sc = xp_.strides
     view_strides = (sn, sh * gh.s, sw * gw.s, sh * gh.d, sw * gw.d, sc)
     as_strided = xp.lib.stride_tricks.as_strided
     if _taps_first(c):
-        v = as_strided(xp_, (gh.k, gw.k, c, n, gh.n_out, gw.n_out), view_strides[3:] + view_strides[:3])
-        return v.reshape(gh.k * gw.k * c, n * gh.n_out * gw.n_out)
-    v = as_strided(xp_, (n, gh.n_out, gw.n_out, gh.k, gw.k, c), view_strides)
-    return v.reshape(n * gh.n_out * gw.n_out, gh.k * gw.k * c)
+        shape6 = (gh.k, gw.k, c, n, gh.n_out, gw.n_out)
+        v = as_strided(xp_, shape6, view_strides[3:] + view_strides[:3])
+    else:
+        shape6 = (n, gh.n_out, gw.n_out, gh.k, gw.k, c)
+        v = as_strided(xp_, shape6, view_strides)
+    if out is None:
+        return v.reshape(shape6[0] * shape6[1] * shape6[2], -1)
+    r, q = out.strides  # split out's rows into shape6[:3] and its columns into shape6[3:]
+    a, b = shape6[:3], shape6[3:]
+    xp.copyto(as_strided(out, shape6, (a[1] * a[2] * r, a[2] * r, r, b[1] * b[2] * q, b[2] * q, q)), v)
+    return out
 
 
-def _conv_forward(xp: Any, x: Any, w: Any, gh: _Axis, gw: _Axis) -> tuple[Any, Any]:
-    """out[n, i, j, o] = sum_{a, b, c} x[n, i*S + a*D - P, j*S + b*D - P, c] w[a, b, c, o] as one GEMM."""
-    cols = _patches(xp, x, gh, gw)
-    w2 = w.reshape(-1, w.shape[3])
-    out = cols.T @ w2 if _taps_first(x.shape[3]) else cols @ w2
-    return out.reshape(x.shape[0], gh.n_out, gw.n_out, w.shape[3]), cols
+#: Images per chunk are sized so that ~3 MB of patches (or of the gradient's scratch) stays in cache
+#: between the copy that writes it and the GEMM that reads it: measured up to 2x faster than one
+#: whole-batch im2col at batch 2048 and 1.15-1.4x on a 32x32x64 layer; neutral at LeNet's batch 64.
+_CHUNK_BYTES = 3 << 20
+
+
+def _image_chunks(n: int, bytes_per_image: int) -> list[slice]:
+    step = max(1, _CHUNK_BYTES // max(bytes_per_image, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _patch_bytes(x: Any, gh: _Axis, gw: _Axis) -> int:
+    return gh.n_out * gw.n_out * gh.k * gw.k * x.shape[3] * x.itemsize
+
+
+def _conv_forward(xp: Any, x: Any, w: Any, gh: _Axis, gw: _Axis, keep: bool = False) -> tuple[Any, Any]:
+    """out[n, i, j, o] = sum_{a, b, c} x[n, i*S + a*D - P, j*S + b*D - P, c] w[a, b, c, o]: one GEMM per chunk.
+
+    With ``keep`` the chunks fill one whole-batch patches matrix, also returned for the filter
+    gradient (one large buffer, so the allocator backs it with huge pages); otherwise each chunk's
+    patches are dropped and their memory reused by the next chunk.
+    """
+    n, c, o = x.shape[0], x.shape[3], w.shape[3]
+    w2 = w.reshape(-1, o)
+    out = xp.empty((n, gh.n_out, gw.n_out, o), dtype=x.dtype)
+    rows, width = gh.n_out * gw.n_out, gh.k * gw.k * c
+    cols_all = None
+    if keep:
+        cols_all = xp.empty((width, n * rows) if _taps_first(c) else (n * rows, width), dtype=x.dtype)
+    for sl in _image_chunks(n, _patch_bytes(x, gh, gw)):
+        block = None
+        if cols_all is not None:
+            span = slice(sl.start * rows, sl.stop * rows)
+            block = cols_all[:, span] if _taps_first(c) else cols_all[span]
+        cols = _patches(xp, x[sl], gh, gw, block)
+        xp.matmul(cols.T if _taps_first(c) else cols, w2, out=out[sl].reshape(-1, o))
+    return out, cols_all
 
 
 def _conv_filter_grad(xp: Any, x: Any, g: Any, gh: _Axis, gw: _Axis, cols: Any = None) -> Any:
-    """dW[a, b, c, o] = sum_{n, i, j} patches[(n, i, j), (a, b, c)] g[n, i, j, o] as one GEMM."""
+    """dW[a, b, c, o] = sum_{n, i, j} patches[(n, i, j), (a, b, c)] g[n, i, j, o]: one GEMM (per chunk
+    of images when the forward's whole-batch ``cols`` are not at hand)."""
     c, o = x.shape[3], g.shape[3]
-    if cols is None:
-        cols = _patches(xp, x, gh, gw)
-    g2 = g.reshape(-1, o)
-    dw = cols @ g2 if _taps_first(c) else cols.T @ g2
+    if cols is not None:
+        blocks = [(slice(None), cols)]
+    else:
+        chunks = _image_chunks(x.shape[0], _patch_bytes(x, gh, gw))
+        blocks = ((sl, _patches(xp, x[sl], gh, gw)) for sl in chunks)
+    dw = xp.zeros((gh.k * gw.k * c, o), dtype=g.dtype)
+    for sl, block in blocks:
+        g2 = g[sl].reshape(-1, o)
+        dw += block @ g2 if _taps_first(c) else block.T @ g2
     return dw.reshape(gh.k, gw.k, c, o)
 
 
 def _conv_input_grad(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any:
-    """dx[n, i*S + a*D - P, j*S + b*D - P, c] += sum_o g[n, i, j, o] w[a, b, c, o].
+    """dx[n, i*S + a*D - P, j*S + b*D - P, c] += sum_o g[n, i, j, o] w[a, b, c, o], chunk by chunk of images.
 
     Three schedules of the same sum, picked by measurement on a 2-core AVX2 machine: wide stride-1
     layers run it as a forward convolution of the re-padded g with the flipped, transposed filter
     (one GEMM with K = KH*KW*O, far faster than KH*KW GEMMs with K = O); narrow stride-1 layers use
-    one GEMM into a channel-major buffer scattered with long runs (``_conv_input_grad_flat``);
-    the rest scatter one small GEMM per tap (col2im), whose adds move contiguous runs of OW*C.
+    one GEMM into a channel-major buffer scattered with long runs (``_input_grad_flat``); the rest
+    scatter one small GEMM per tap (col2im), whose adds move contiguous runs of OW*C.
     """
-    if gh.s == 1 and gw.s == 1:
-        if x_shape[3] >= 64:
-            return _conv_input_grad_full(xp, g, w, gh, gw, x_shape)
-        if x_shape[3] <= 8:
-            return _conv_input_grad_flat(xp, g, w, gh, gw, x_shape)
     n, h, wd, c = x_shape
-    o = w.shape[3]
-    g2 = g.reshape(-1, o)
-    dx = xp.zeros((n, h, wd, c), dtype=g.dtype)
-    for kh, kw, oh, ow, ih, iw, _ in _taps(gh, gw):
-        contrib = (g2 @ w[kh, kw].T).reshape(n, gh.n_out, gw.n_out, c)
-        dx[:, ih, iw] += contrib[:, oh, ow]
+    kh, kw, _, o = w.shape
+    size = g.itemsize
+    if gh.s == 1 and gw.s == 1 and c >= 64:
+        schedule, per_image = _input_grad_full, h * wd * kh * kw * o * size
+    elif gh.s == 1 and gw.s == 1 and c <= 8:
+        schedule, per_image = _input_grad_flat, kh * kw * c * gh.n_out * gw.span * size
+    else:
+        schedule, per_image = _input_grad_taps, (h * wd + gh.n_out * gw.n_out) * c * size
+    dx = xp.empty(x_shape, dtype=g.dtype)
+    for sl in _image_chunks(n, per_image):
+        schedule(xp, g[sl], w, gh, gw, dx[sl])
     return dx
 
 
-def _conv_input_grad_full(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any:
+def _input_grad_taps(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, dx: Any) -> None:
+    """col2im into ``dx``: per tap one GEMM g @ w[a, b]^T added into the strided input positions."""
+    n, c, o = dx.shape[0], dx.shape[3], w.shape[3]
+    g2 = g.reshape(-1, o)
+    dx[...] = 0
+    for kh, kw, oh, ow, ih, iw, _ in _taps(gh, gw):
+        contrib = (g2 @ w[kh, kw].T).reshape(n, gh.n_out, gw.n_out, c)
+        dx[:, ih, iw] += contrib[:, oh, ow]
+
+
+def _input_grad_full(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, dx: Any) -> None:
     """Stride 1: dx = g, padded by (F-1)D - P before, correlated with w flipped in space, in <-> out."""
-    n, h, wd, c = x_shape
+    n, h, wd, c = dx.shape
     kh, kw, _, o = w.shape
     gp = _shift_pad(
         xp, g, (kh - 1) * gh.d - gh.pad, h + gh.pad - gh.n_out, (kw - 1) * gw.d - gw.pad, wd + gw.pad - gw.n_out
@@ -316,17 +375,17 @@ def _conv_input_grad_full(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape
     sn, sh, sw, sc = gp.strides
     view = xp.lib.stride_tricks.as_strided(gp, (n, h, wd, kh, kw, o), (sn, sh, sw, sh * gh.d, sw * gw.d, sc))
     w_flip = w[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, c)
-    return (view.reshape(n * h * wd, -1) @ w_flip).reshape(n, h, wd, c)
+    xp.matmul(view.reshape(n * h * wd, -1), w_flip, out=dx.reshape(-1, c))
 
 
-def _conv_input_grad_flat(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape: tuple) -> Any:
+def _input_grad_flat(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, dx: Any) -> None:
     """Stride 1, few channels: one GEMM to (taps, C*N, OH*Wp), scattered into a (C*N, Hp*Wp) buffer.
 
     g is laid out on rows of the padded width Wp (zeros past OW), so tap (a, b) adds one contiguous
     run of OH*Wp floats per (channel, image) at offset a*D*Wp + b*D; the zeros it spills across
     row ends add nothing.
     """
-    n, h, wd, c = x_shape
+    n, h, wd, c = dx.shape
     kh, kw, _, o = w.shape
     oh, ow, hp, wp = gh.n_out, gw.n_out, gh.span, gw.span
     if wp != ow:
@@ -342,7 +401,7 @@ def _conv_input_grad_flat(xp: Any, g: Any, w: Any, gh: _Axis, gw: _Axis, x_shape
             off = a * gh.d * wp + b * gw.d
             flat[:, off : off + run] += taps[a, b]
     framed = flat[:, : hp * wp].reshape(c, n, hp, wp)
-    return framed[:, :, gh.pad : gh.pad + h, gw.pad : gw.pad + wd].transpose(1, 2, 3, 0)
+    dx[...] = framed[:, :, gh.pad : gh.pad + h, gw.pad : gw.pad + wd].transpose(1, 2, 3, 0)
 
 
 def _shift_pad(xp: Any, g: Any, top: int, bottom: int, left: int, right: int) -> Any:
@@ -411,8 +470,10 @@ def _max_pool_grad_grad(xp: Any, x: Any, y: Any, gg: Any, gh: _Axis, gw: _Axis) 
 
 def _avg_counts(xp: Any, gh: _Axis, gw: _Axis, dtype: Any) -> Any:
     """How many real (unpadded) inputs each window averages: a scalar for VALID, (OH, OW, 1) for SAME."""
+    if not gh.n_out or not gw.n_out:
+        return 1
     if gh.counts.min() == gh.counts.max() and gw.counts.min() == gw.counts.max():
-        return int(gh.counts[0] * gw.counts[0]) if gh.n_out and gw.n_out else 1
+        return int(gh.counts[0] * gw.counts[0])
     return xp.asarray((gh.counts[:, None, None] * gw.counts[None, :, None]).astype(dtype))
 
 
@@ -829,8 +890,8 @@ class Conv2D(_Forward):
             xn = _to_nhwc(x, nchw)
             axes = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
             _runtime_check("Conv2D", xn.shape, w.shape, None, axes, False)
-            out, cols = _conv_forward(xp, xn, w, axes[0], axes[1])
-            if cell.wanted:
+            out, cols = _conv_forward(xp, xn, w, axes[0], axes[1], keep=cell.wanted)
+            if cols is not None:
                 cell.entry = (x, cols)
             return _from_nhwc(xp, out, nchw)
 

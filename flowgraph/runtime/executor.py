@@ -126,7 +126,9 @@ class WorkerPool:
 
     def __init__(self, n: int) -> None:
         self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"flowgraph-inter-op-{i}", daemon=True) for i in range(n)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"flowgraph-inter-op-{i}", daemon=True) for i in range(n)
+        ]
         for t in self._threads:
             t.start()
 

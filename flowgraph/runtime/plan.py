@@ -56,7 +56,6 @@ class Plan:
     slot_readers: list[int]  # how many steps read each slot (for freeing in the threaded executor)
     keep_slots: frozenset  # fetched and fed slots, never freed
     parallel: bool
-    serial_fn: Any = None
     #: True while some step's size is unknown and could make the plan worth running in parallel:
     #: the first run then measures the sizes (``retune``) instead of guessing.
     calibrate: bool = False
@@ -153,7 +152,8 @@ def build_plan(
                 n_slots += 1
         waits = tuple(s for s in ins if s not in {r for _, r in reads})
         for (var, via), s in reads:
-            steps.append(Step(var, var._opdef.ref_reader(var, rt, op), (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
+            reader = var._opdef.ref_reader(var, rt, op)
+            steps.append(Step(var, reader, (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
         outs = []
         for t in op._outputs:
             if t in fed:

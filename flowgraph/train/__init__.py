@@ -67,3 +67,9 @@ __all__ = [
     "remove_checkpoint",
     "update_checkpoint_state",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - a clear word for TF1 names flowgraph lacks
+    from flowgraph.compat.missing import missing_attribute
+
+    raise missing_attribute(__name__, globals(), name)

@@ -173,6 +173,29 @@ def test_filter_gradient_reuses_patches_and_sees_in_place_feed_changes(monkeypat
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "x_shape, w_shape, strides, padding",
+    [
+        ((3, 9, 8, 1), (5, 4, 1, 2), 1, "SAME"),  # patches taps-first; input gradient by long runs
+        ((3, 7, 6, 5), (3, 3, 5, 4), 1, "VALID"),  # input gradient by long runs
+        ((3, 7, 6, 12), (3, 2, 12, 3), 2, "SAME"),  # input gradient tap by tap
+        ((3, 5, 4, 64), (3, 3, 64, 2), 1, "SAME"),  # input gradient as a correlation of padded g
+    ],
+)
+def test_chunked_batches_match_one_chunk(monkeypatch, x_shape, w_shape, strides, padding):
+    rng = np.random.default_rng(0)
+    x = tf.placeholder(tf.float64, x_shape)
+    w = tf.constant(rng.standard_normal(w_shape))
+    y = nn.conv2d(x, w, strides=strides, padding=padding)
+    fetches = [y, *tf.gradients(tf.reduce_sum(y * y), [x, w])]
+    feed = {x: rng.standard_normal(x_shape)}
+    whole = run(fetches, feed)
+    monkeypatch.setattr(nn, "_CHUNK_BYTES", 1)  # one image per chunk
+    for got, want in zip(run(fetches, feed), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(run(y, feed), whole[0], rtol=1e-12, atol=1e-12)  # forward alone keeps no patches
+
+
 def test_unknown_static_shapes_run_and_check_at_run_time():
     x = tf.placeholder(tf.float64)
     w = tf.placeholder(tf.float64)

@@ -100,7 +100,7 @@ def test_parallel_matches_serial_bit_for_bit(fresh_graph, sess, pool):
 def test_parallel_runs_honour_variable_reads_and_control_edges(fresh_graph, sess, pool):
     v = tf.Variable(np.zeros((200, 200), np.float32))
     bumps = []
-    for k in range(4):
+    for _ in range(4):
         with tf.control_dependencies(bumps[-1:]):
             bumps.append(v.assign_add(np.ones((200, 200), np.float32)).op)
     with tf.control_dependencies(bumps[-1:]):
@@ -132,8 +132,12 @@ def test_every_thread_including_the_caller_shares_the_heavy_work(fresh_graph, mo
         outs.append(h)
     md = tf.RunMetadata()
     with tf.Session(config=tf.ConfigProto(inter_op_parallelism_threads=2)) as s:
-        s.run(tf.add_n(outs), {x: np.ones((128, 128), np.float32)},
-              options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=md)
+        s.run(
+            tf.add_n(outs),
+            {x: np.ones((128, 128), np.float32)},
+            options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+            run_metadata=md,
+        )
     by_thread: dict[int, int] = {}
     for n in md.step_stats.dev_stats[0].node_stats:
         if n.op_type == "MatMul":
@@ -179,6 +183,7 @@ def test_a_failure_cancels_the_rest_promptly(fresh_graph, monkeypatch):
 
     def kernel(self, op, rt):
         if op.name.startswith("bad"):
+
             def fail(a, b):
                 raise ValueError("kaputt")
 
