@@ -482,6 +482,12 @@ class Graph:
             where[1],
         )
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a graph as its rendering (None, so text, when Graphviz is missing)."""
+        from flowgraph.viz import graph_repr_svg
+
+        return graph_repr_svg(self)
+
     # -- queries -------------------------------------------------------------------------------
     def get_operations(self) -> list[Operation]:
         return list(self._ops)
@@ -642,6 +648,15 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None, pr
         t = value
     elif hasattr(value, "_as_graph_tensor"):
         t = value._as_graph_tensor()
+    elif isinstance(value, list | tuple) and _holds_tensor(value):
+        # TF1 packs a (nested) list that mixes tensors and numbers into one tensor.
+        from flowgraph.ops.array import stack
+
+        items = [convert_to_tensor(v, dtype=dtype, preferred_dtype=preferred_dtype) if isinstance(v, list | tuple) else v for v in value]
+        first = next(i for i in items if isinstance(i, Tensor) or hasattr(i, "_as_graph_tensor"))
+        first = first if isinstance(first, Tensor) else first._as_graph_tensor()
+        want = dtype if dtype is not None else first.dtype
+        t = stack([convert_to_tensor(i, dtype=want) for i in items], name=name or "packed")
     else:
         if dtype is None and preferred_dtype is not None:
             try:
@@ -654,6 +669,13 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None, pr
         if t.dtype is not dt:
             raise ValueError(f"Tensor conversion requested dtype {dt.name} for Tensor with dtype {t.dtype.name}: {t!r}")
     return t
+
+
+def _holds_tensor(value: list | tuple) -> bool:
+    return any(
+        isinstance(v, Tensor) or hasattr(v, "_as_graph_tensor") or (isinstance(v, list | tuple) and _holds_tensor(v))
+        for v in value
+    )
 
 
 def _constant(value: Any, dtype: _dtypes.DType | None, name: str) -> Tensor:

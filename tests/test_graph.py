@@ -338,3 +338,30 @@ def test_device_scope_is_recorded():
     with tf.device("/cpu:0"):
         a = tf.constant(1.0)
     assert a.device == "/cpu:0" and a.op.device == "/cpu:0" and tf.constant(1.0).device == ""
+
+
+def test_convert_to_tensor_packs_lists_holding_tensors():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        packed = tf.convert_to_tensor([tf.shape(x)[0], 3])
+        nested = tf.convert_to_tensor([[tf.constant(1.0), 2.0], [3.0, 4.0]])
+        assert packed.dtype == tf.int32 and packed.shape.as_list() == [2]
+        with tf.Session() as sess:
+            p, n = sess.run([packed, nested], {x: np.zeros((5, 3))})
+    np.testing.assert_array_equal(p, [5, 3])
+    np.testing.assert_array_equal(n, [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_graph_repr_svg_for_jupyter():
+    import shutil
+
+    g = tf.Graph()
+    with g.as_default():
+        tf.add(tf.constant(1.0, name="one"), 2.0, name="total")
+    svg = g._repr_svg_()
+    if shutil.which("dot") is None:
+        assert svg is None
+    else:
+        assert svg.lstrip().startswith("<?xml") or "<svg" in svg
+        assert "total" in svg
