@@ -164,14 +164,16 @@ def make_step(peer: str, kind: str, mode: str, data: list[tuple], params: dict, 
     return _cycle(tdata, trainer.step) if mode == "train" else _cycle([(x,) for x, _ in tdata], trainer.predict)
 
 
-def _timed(step: Callable[[], None], warmup: int, k: int) -> float:
+def _timed(step: Callable[[], None], warmup: int, k: int, cpu_time: bool = False) -> float:
+    """Seconds for ``k`` steps after ``warmup`` untimed ones: wall time, or this process's CPU time."""
+    clock = time.process_time if cpu_time else time.perf_counter
     for _ in range(warmup):
         step()
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(k):
         step()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def worker(peer: str, threads: int, conn: Any) -> None:
@@ -213,7 +215,7 @@ def worker(peer: str, threads: int, conn: Any) -> None:
                 k += 1
             conn.send(max(5, round(k * msg["seconds"] / (time.perf_counter() - t0))))
         elif cmd == "run":
-            conn.send(_timed(step, msg["warmup"], msg["steps"]))
+            conn.send(_timed(step, msg["warmup"], msg["steps"], msg.get("cpu_time", False)))
         elif cmd == "memory":
             conn.send(peak_step_bytes(step))
 
@@ -252,7 +254,7 @@ class Peers:
             proc.join()
 
 
-def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int, warmup: int) -> dict:
+def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int, warmup: int, cpu_time: bool) -> dict:
     """Interleaved rounds (peer order rotating); returns {peer: [images/s per round]}."""
     n_steps = {name: peers.ask(name, {"cmd": "setup", **setup}) for name in names}
     rates: dict[str, list[float]] = {n: [] for n in names}
@@ -260,7 +262,7 @@ def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             k = n_steps[name]
-            rates[name].append(k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k}))
+            rates[name].append(k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k, "cpu_time": cpu_time}))
     return rates
 
 
@@ -343,7 +345,7 @@ WORKLOADS = [
 def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np.ndarray, use_torch: bool) -> dict:
     """All workloads under one thread setting (0: library defaults)."""
     peers = Peers(threads, use_torch)
-    result: dict[str, Any] = {"threads": threads or "default", "rows": [], "memory": []}
+    result: dict[str, Any] = {"threads": threads or "default", "rows": [], "memory": [], "cpu_time": args.cpu_time and threads == 1}
     if "pytorch" in peers.info:
         result["torch_threads"] = peers.info["pytorch"]["torch_threads"]
     names = list(peers.procs)
@@ -356,7 +358,7 @@ def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np
                 "params": npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES, seed=0),
                 "data": batches(xtr, ytr, batch, args.batches, flat=kind == "mlp"),
             }  # fmt: skip
-            rates = measure(peers, names, setup, batch, args.rounds, args.warmup)
+            rates = measure(peers, names, setup, batch, args.rounds, args.warmup, args.cpu_time and threads == 1)
             row = {"workload": label, "batch": batch, "rates": rates, "median": {k: statistics.median(v) for k, v in rates.items()}}
             for peer in ("pytorch", "numpy"):
                 if peer in rates:
@@ -591,6 +593,8 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
     for res in results:
         th = res["threads"]
         title = "library defaults (OpenBLAS and PyTorch: one thread per core; flowgraph `ConfigProto()`)" if th == "default" else f"{th} thread"
+        if res.get("cpu_time"):
+            title += ", timed by each worker's process CPU time"
         lines += [f"Threads: {title}" + (f"; PyTorch reports {res['torch_threads']}" if "torch_threads" in res else "") + ".", ""]
         lines += ["| workload | flowgraph (img/s) | PyTorch CPU (img/s) | hand-written NumPy (img/s) | flowgraph / PyTorch | flowgraph / NumPy |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -632,6 +636,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.5, help="timed seconds per peer per round")
     ap.add_argument("--batches", type=int, default=16, help="distinct batches cycled through")
     ap.add_argument("--only", nargs="*", help="only workloads whose label contains one of these strings")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the 1-thread setting by each worker's CPU time (steadier on a loaded machine)")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when importable")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     ap.add_argument("--skip-check", action="store_true", help="skip the same-weights loss cross-check")

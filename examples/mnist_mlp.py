@@ -60,6 +60,19 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
     p.add_argument("--plot", default=None, metavar="PATH", help="write the training curves to this PNG")
     p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (default: the usual search)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary lines")
+    p.add_argument(
+        "--intra-op-threads",
+        type=int,
+        default=1,
+        help="BLAS threads per op (ConfigProto.intra_op_parallelism_threads; 0: one per core). Default 1: on two "
+        "cores a second BLAS thread fights the executor's threads and can slow steps several-fold",
+    )
+    p.add_argument(
+        "--inter-op-threads",
+        type=int,
+        default=0,
+        help="ops run at once (ConfigProto.inter_op_parallelism_threads; 0: one per core, -1: caller's thread only)",
+    )
     args = p.parse_args(argv)
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
@@ -252,7 +265,10 @@ def train(
     ckpt_prefix = os.path.join(args.checkpoint_dir, name) if args.checkpoint_dir else None
     hist_path = os.path.join(args.checkpoint_dir, f"{name}_history.json") if args.checkpoint_dir else None
     batches = BatchIterator(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
-    with tf.Session(graph=g.graph) as sess:
+    config = tf.ConfigProto(
+        intra_op_parallelism_threads=args.intra_op_threads, inter_op_parallelism_threads=args.inter_op_threads
+    )
+    with tf.Session(graph=g.graph, config=config) as sess:
         sess.run(g.init)
         start = 0
         latest = tf.train.latest_checkpoint(args.checkpoint_dir) if args.resume else None

@@ -40,33 +40,63 @@ def cupy_module() -> Any:
         if "module" not in _cupy_state:
             try:
                 import cupy  # type: ignore[import-not-found]
-
-                cupy.cuda.runtime.getDeviceCount()
-                _cupy_state["module"] = cupy
             except Exception:  # noqa: BLE001 - any failure means "no usable GPU"
                 _cupy_state["module"] = None
+                _cupy_state["reason"] = "no CuPy installed: pip install 'flowgraph[gpu]'"
+                return None
+            try:
+                if cupy.cuda.runtime.getDeviceCount() < 1:
+                    raise RuntimeError("no device")
+                _cupy_state["module"] = cupy
+                _cupy_state["reason"] = None
+            except Exception:  # noqa: BLE001 - any failure means "no usable GPU"
+                _cupy_state["module"] = None
+                _cupy_state["reason"] = "no CUDA device"
         return _cupy_state["module"]
 
 
+def cupy_unavailable_reason() -> str | None:
+    """Why ``cupy_module()`` is None ("no CuPy installed: ..." or "no CUDA device"); None when usable."""
+    cupy_module()
+    return _cupy_state.get("reason")
+
+
 class CupyBackend(Backend):
+    """CuPy on CUDA device ``device_id``: kernels bound to it run with that device current."""
+
     name = "gpu"
 
-    def __init__(self) -> None:
+    def __init__(self, device_id: int = 0) -> None:
         cp = cupy_module()
         if cp is None:
-            raise RuntimeError("No CUDA GPU is usable: install the 'gpu' extra (CuPy) on a machine with a CUDA device.")
+            raise RuntimeError(f"No CUDA GPU is usable ({cupy_unavailable_reason()}).")
         self.xp = cp
+        self.device_id = int(device_id)
+        self._device = cp.cuda.Device(self.device_id)
 
     def to_device(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.dtype != object:
-            return self.xp.asarray(value)
+            with self._device:
+                return self.xp.asarray(value)
+        if isinstance(value, np.generic) and not isinstance(value, np.object_ | np.bytes_ | np.str_):
+            with self._device:
+                return self.xp.asarray(value)
+        xp_nd = self.xp.ndarray
+        if isinstance(value, xp_nd) and value.device.id != self.device_id:
+            with self._device:
+                return self.xp.asarray(value)  # a peer copy from another GPU
         return value
 
     def to_host(self, value: Any) -> Any:
-        if isinstance(value, self.xp.ndarray):
-            out = self.xp.asnumpy(value)
-            return out[()] if out.ndim == 0 else out
-        return value
+        return to_host(value)
+
+
+def to_host(value: Any) -> Any:
+    """A CuPy array as a NumPy array (0-d: a NumPy scalar); anything else unchanged."""
+    if hasattr(value, "__cuda_array_interface__") and hasattr(value, "get"):
+        out = value.get()
+        return out[()] if out.ndim == 0 else out
+    return value
 
 
 _allocator_tuned: list[bool] = []
@@ -101,5 +131,8 @@ def tune_allocator() -> None:
 
 
 def default_backend() -> Backend:
+    """CuPy on GPU 0 when CuPy and a CUDA device are present, else NumPy."""
     tune_allocator()
+    if cupy_module() is not None:
+        return CupyBackend(0)
     return NumpyBackend()

@@ -15,7 +15,6 @@ from flowgraph import backend as _backend
 CPU = "CPU"
 GPU = "GPU"
 
-_PART = re.compile(r"^(job|replica|task|device)?:?(.*)$")
 _DEVICE = re.compile(r"^(cpu|gpu)(?::(\d+|\*))?$", re.IGNORECASE)
 
 
@@ -37,7 +36,7 @@ def parse_device(spec: Any) -> tuple[str | None, int | None]:
         return None, None
     dev_type: str | None = None
     index: int | None = None
-    for part in s.strip("/").split("/"):
+    for part in s.removeprefix("/").split("/"):
         if not part:
             raise ValueError(f"Invalid device string {spec!r}: empty component.")
         low = part.lower()

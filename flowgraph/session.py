@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import functools
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from flowgraph import dtypes, errors
-from flowgraph.backend import Backend, default_backend
+from flowgraph.backend import Backend, CupyBackend, NumpyBackend, default_backend, to_host, tune_allocator
+from flowgraph.config import CPU, GPU, device_name, gpu_count, gpu_unavailable_reason, parse_device
 from flowgraph.graph import Graph, Operation, Tensor, as_bytes_array, get_default_graph
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
 from flowgraph.runtime.plan import Plan, build_plan, retune
@@ -183,20 +185,37 @@ def _host_value(v: Any) -> Any:
 # Session
 # ---------------------------------------------------------------------------------------------
 class _Runtime:
-    """What kernels are bound to: the array module, the variable store, per-op random streams."""
+    """What kernels are bound to: the array module, the variable store, per-op random streams.
 
-    def __init__(self, backend: Backend, session: Session) -> None:
+    A session has one per device it places ops on; they share the variable store and the random
+    streams. The session's main runtime (``sess._rt``, its default device) also carries the placer.
+    """
+
+    def __init__(self, backend: Backend, session: Session, variables: dict | None = None,
+                 rngs: dict | None = None, device: str | None = None) -> None:
         self.backend = backend
         self.xp = backend.xp
         self.to_device = backend.to_device
         self.to_host = backend.to_host
         self.host_copy = backend.name != "cpu"
-        self.variables: dict[Operation, Any] = {}
-        self._rngs: dict[Operation, np.random.Generator] = {}
+        self.variables: dict[Operation, Any] = {} if variables is None else variables
+        self._rngs: dict[Operation, np.random.Generator] = {} if rngs is None else rngs
         self.session = session
+        if device is None:
+            device = device_name(GPU, getattr(backend, "device_id", 0)) if backend.name == "gpu" else device_name(CPU, 0)
+        self.device = device
+        self.placer: _Placer | None = None
+
+    def runtime_of(self, op: Operation) -> _Runtime:
+        """The runtime of the device ``op`` is placed on (for state such as a variable's value)."""
+        placer = self.placer
+        return self if placer is None else placer.runtime(placer.device_of(op))
 
     def bind(self, op: Operation) -> Callable:
-        return op._opdef.kernel(op, self)
+        kernel = op._opdef.kernel(op, self)
+        if getattr(self.backend, "device_id", 0):
+            kernel = _on_device(kernel, self.backend._device)
+        return kernel
 
     def rng(self, op: Operation) -> np.random.Generator:
         """The op's own random stream: fixed by its (graph, op) seeds, fresh per session."""
@@ -209,6 +228,103 @@ class _Runtime:
                 g = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(seed2) & 0xFFFFFFFF])
             self._rngs[op] = g
         return g
+
+
+def _on_device(kernel: Callable, device: Any) -> Callable:
+    """Runs ``kernel`` with CUDA device ``device`` current (for GPUs other than the first)."""
+
+    def run(*args: Any) -> Any:
+        with device:
+            return kernel(*args)
+
+    return run
+
+
+_HOST = device_name(CPU, 0)
+
+
+class _Placer:
+    """Resolves each op's device string to a device of this session, once per plan build.
+
+    Unplaced ops run on the session's default device (string tensors always on the CPU); ops
+    with ref inputs (assignments, optimizer updates) run where their variable lives, as in TF1.
+    An op pinned to a GPU that is not there runs on the CPU under ``allow_soft_placement``, and
+    is an ``InvalidArgumentError`` otherwise.
+    """
+
+    host = _HOST
+
+    def __init__(self, main: _Runtime, config: ConfigProto, n_gpus: int) -> None:
+        self.main = main
+        self.soft = bool(getattr(config, "allow_soft_placement", False))
+        self.log = bool(getattr(config, "log_device_placement", False))
+        self.n_gpus = n_gpus
+        self.default = main.device
+        self.runtimes: dict[str, _Runtime] = {main.device: main}
+        self._lock = threading.Lock()
+
+    def runtime(self, device: str) -> _Runtime:
+        rt = self.runtimes.get(device)
+        if rt is None:
+            with self._lock:
+                rt = self.runtimes.get(device)
+                if rt is None:
+                    kind, index = parse_device(device)
+                    backend = CupyBackend(index or 0) if kind == GPU else NumpyBackend()
+                    main = self.main
+                    rt = _Runtime(backend, main.session, main.variables, main._rngs, device)
+                    self.runtimes[device] = rt
+        return rt
+
+    def device_of(self, op: Operation, _seen: frozenset = frozenset()) -> str:
+        ref_inputs = getattr(op._opdef, "ref_inputs", ())
+        if ref_inputs and op not in _seen:
+            var = op._inputs[ref_inputs[0]]._op
+            return self.device_of(var, _seen | {op})  # colocated with its variable
+        try:
+            kind, index = parse_device(op._device)
+        except ValueError as e:
+            raise errors.InvalidArgumentError(None, op, f"Cannot parse the device of operation '{op.name}': {e}") from None
+        strings = any(t.dtype is dtypes.string for t in op._outputs) or any(t.dtype is dtypes.string for t in op._inputs)
+        if kind is None:
+            return _HOST if strings else self.default
+        index = index or 0
+        wanted = device_name(kind, index)
+        if kind == CPU:
+            if index == 0:
+                return _HOST
+            why = "only /device:CPU:0 exists"
+        elif strings:
+            why = "there is no GPU kernel for string tensors"
+        elif index < self.n_gpus:
+            return wanted
+        elif self.n_gpus == 0:
+            why = gpu_unavailable_reason() or "ConfigProto.device_count allows no GPU"
+        else:
+            why = f"only {self.n_gpus} GPU(s) are visible"
+        if self.soft:
+            return _HOST
+        raise errors.InvalidArgumentError(
+            None, op,
+            f"Cannot assign a device for operation '{op.name}' ({op.type}): it was explicitly assigned to {wanted} "
+            f"but {why}. Set ConfigProto(allow_soft_placement=True) to run it on the CPU instead."
+        )
+
+    def log_placement(self, placement: dict) -> None:
+        if self.log:
+            print("\n".join(f"{op.name}: ({op.type}): {d}" for op, d in placement.items()), flush=True)
+
+
+def _session_devices(config: ConfigProto) -> tuple[Backend, int]:
+    """The session's default backend and how many GPUs it may use (``device_count={'GPU': n}`` caps it)."""
+    limit = (getattr(config, "device_count", None) or {}).get("GPU")
+    n_gpus = gpu_count() if limit is None or limit > 0 else 0
+    if limit is not None:
+        n_gpus = min(n_gpus, int(limit))
+    if n_gpus > 0:
+        return default_backend(), n_gpus
+    tune_allocator()
+    return NumpyBackend(), 0
 
 
 _DEFAULT_SESSIONS = threading.local()
@@ -331,7 +447,9 @@ class BaseSession:
                 threadpool_limits(limits=int(intra), user_api="blas")
             except ImportError:
                 pass
-        self._rt = _Runtime(default_backend(), self)
+        backend, n_gpus = _session_devices(self._config)
+        self._rt = _Runtime(backend, self)
+        self._rt.placer = _Placer(self._rt, self._config, n_gpus)
         self._plans: dict = {}  # (targets, feed tensors, graph version) -> _CompiledPlan
         self._signatures: dict = {}  # the caller's (fetches, feed keys) -> _Signature
         #: How many execution plans this session has built (a cached signature builds none).
@@ -434,8 +552,7 @@ class BaseSession:
             except Exception as e:  # a kernel failed inside the generated serial function
                 raise self._serial_error(entry.compiled, e) from e
         graph._runs += 1
-        if self._rt.host_copy:
-            to_host = self._rt.to_host
+        if plan.host_copy:  # some fetched value lives on a GPU
             results = [to_host(v) for v in results]
         if entry.single:
             r = results[0]
@@ -563,6 +680,13 @@ class BaseSession:
             f"{type(exc).__name__}: {exc}\n\twhile running op '{op.name}' (type {op.type}) with inputs [{shapes}]"
             f"\n\tcreated at {op.location} (in {op.traceback[2]})"
         )
+        requested = _cuda_oom_bytes(exc)
+        if requested is not None:
+            size = f"{requested} bytes" if requested >= 0 else "an unknown number of bytes"
+            msg = (f"OOM when allocating {size} on the GPU while running op '{op.name}' (type {op.type}, "
+                   f"device {op.device or 'default'}): {exc}\n\twith inputs [{shapes}]\n\tcreated at {op.location}"
+                   f" (in {op.traceback[2]})")
+            return errors.ResourceExhaustedError(None, op, msg)
         cls = errors.ResourceExhaustedError if isinstance(exc, MemoryError) else errors.InvalidArgumentError
         return cls(None, op, msg)
 
@@ -594,6 +718,17 @@ class BaseSession:
             return self.run(fetches, dict(zip(feeds, args)), **kwargs)
 
         return call
+
+
+def _cuda_oom_bytes(exc: BaseException) -> int | None:
+    """The requested size of a ``cupy.cuda.memory.OutOfMemoryError`` (-1 if unknown); None for other errors."""
+    cls = type(exc)
+    if cls.__name__ != "OutOfMemoryError" or not cls.__module__.startswith("cupy"):
+        return None
+    if exc.args and isinstance(exc.args[0], int):
+        return exc.args[0]
+    m = re.search(r"allocating ([\d,]+) bytes", str(exc))
+    return int(m.group(1).replace(",", "")) if m else -1
 
 
 def _data_inputs(op: Operation) -> list[Tensor]:

@@ -95,6 +95,8 @@ def public_names(ns, path: str) -> dict[str, str]:
 def render() -> str:
     sys.path.insert(0, str(ROOT))
     import flowgraph as tf
+    import flowgraph.distribute  # noqa: F401 - optional namespaces: listed whether or not already imported
+    import flowgraph.viz  # noqa: F401
 
     parts = [HEADER]
     total = 0

@@ -296,6 +296,25 @@ def test_pooling_matches_numpy(padding):
     np.testing.assert_allclose(got_avg, pool_ref(xv, 3, 2, padding.upper(), "avg"), rtol=1e-12)
 
 
+def test_channels_first_matches_channels_last():
+    rng = np.random.default_rng(13)
+    xv = rng.standard_normal((2, 7, 6, 3))
+    k = rng.standard_normal((3, 3, 3, 4))
+    b = rng.standard_normal(4)
+    outs = []
+    for fmt, shape, feed in [("channels_last", [None, 7, 6, 3], xv), ("channels_first", [None, 3, 7, 6], None)]:
+        x = tf.placeholder(tf.float64, shape)
+        y = layers.conv2d(
+            x, 4, 3, padding="same", data_format=fmt, kernel_initializer=const_init(k), bias_initializer=const_init(b)
+        )
+        p = layers.average_pooling2d(y, 2, 2, data_format=fmt)
+        outs.append((x, feed if feed is not None else xv.transpose(0, 3, 1, 2), p, layers.flatten(p, data_format=fmt)))
+    (x1, f1, p1, flat1), (x2, f2, p2, flat2) = outs
+    a1, a2, g1, g2 = run([p1, p2, flat1, flat2], {x1: f1, x2: f2})
+    np.testing.assert_allclose(a2, a1.transpose(0, 3, 1, 2), rtol=1e-12)
+    np.testing.assert_allclose(g2, g1, rtol=1e-12)
+
+
 def test_flatten_static_and_dynamic():
     xv = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     x = tf.placeholder(tf.float32, [None, 3, 4, 5])

@@ -60,6 +60,8 @@ class Plan:
     #: the first run then measures the sizes (``retune``) instead of guessing.
     calibrate: bool = False
     inter_op_threads: int = 1
+    #: True when a fetched value lives on a GPU: ``Session.run`` copies the results to the host.
+    host_copy: bool = False
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:
@@ -121,19 +123,59 @@ def build_plan(
             if src is not None:
                 end_reads[f] = src
 
+    placer = getattr(rt, "placer", None)
+    if placer is not None:
+        placement = {op: placer.device_of(op) for op in ops}
+        placer.log_placement(placement)
+        host = placer.host
+        runtime_of = placer.runtime
+    else:  # a bare runtime: everything on it
+        placement = {}
+        host = getattr(rt, "device", None)
+        runtime_of = None
+
+    def rt_of(op: Operation) -> Any:
+        return rt if runtime_of is None else runtime_of(placement.get(op, rt.device))
+
     slot_of: dict[Tensor, int] = {t: i for i, t in enumerate(feed_tensors)}
     feed_slots = tuple(slot_of[t] for t in feed_tensors)
     n_slots = len(feed_tensors)
+    #: The device each slot's value lives on; feeds arrive as host (NumPy) values.
+    slot_dev: dict[int, Any] = dict.fromkeys(feed_slots, host)
+    const_copies: dict[tuple[int, Any], int] = {}  # (const slot, device) -> the const's slot there
+    const_values: dict[int, Any] = {}  # const slot -> its host value
     steps: list[Step] = []
     const_slots: dict[int, Any] = {}
+
+    def put_const(value: Any, op_rt: Any) -> int:
+        nonlocal n_slots
+        v = op_rt.to_device(value)
+        if type(v) is np.ndarray and v.ndim == 0 and v.dtype != object:
+            v = v[()]  # a NumPy scalar: scalar kernels on it are several times cheaper than on 0-d arrays
+        const_slots[n_slots] = v
+        const_values[n_slots] = value
+        slot_dev[n_slots] = op_rt.device if runtime_of is not None else host
+        n_slots += 1
+        return n_slots - 1
+
+    def inputs_on(device: Any, slots: list[int]) -> tuple[list[int], list[int]]:
+        """``slots`` as read on ``device``: consts get a copy there once; others to copy per run."""
+        out, copy_at = [], []
+        for k, s in enumerate(slots):
+            if slot_dev.get(s, device) != device:
+                if s in const_values:
+                    key = (s, device)
+                    if key not in const_copies:
+                        const_copies[key] = put_const(const_values[s], runtime_of(device))
+                    s = const_copies[key]
+                else:
+                    copy_at.append(k)
+            out.append(s)
+        return out, copy_at
+
     for op in ops:
         if op.type == "Const" and not any(t in fed for t in op._outputs):
-            v = rt.to_device(op.attrs["value"])
-            if type(v) is np.ndarray and v.ndim == 0 and v.dtype != object:
-                v = v[()]  # a NumPy scalar: scalar kernels on it are several times cheaper than on 0-d arrays
-            slot_of[op._outputs[0]] = n_slots
-            const_slots[n_slots] = v
-            n_slots += 1
+            slot_of[op._outputs[0]] = put_const(op.attrs["value"], rt_of(op))
             continue
         if op._opdef.ref_output and op not in required:
             continue  # read by each consumer instead
@@ -152,20 +194,31 @@ def build_plan(
                 n_slots += 1
         waits = tuple(s for s in ins if s not in {r for _, r in reads})
         for (var, via), s in reads:
-            reader = var._opdef.ref_reader(var, rt, op)
+            var_rt = rt_of(var)
+            reader = var._opdef.ref_reader(var, var_rt, op)
+            slot_dev[s] = var_rt.device if runtime_of is not None else host
             steps.append(Step(var, reader, (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
+        op_rt = rt_of(op)
+        kernel = op_rt.bind(op)
+        if runtime_of is not None:
+            ins, copy_at = inputs_on(op_rt.device, ins)
+            if copy_at:
+                kernel = _with_copies(kernel, copy_at, op_rt.device != host, op_rt.to_device)
         outs = []
         for t in op._outputs:
             if t in fed:
                 outs.append(-1)
             else:
                 slot_of[t] = n_slots
+                slot_dev[n_slots] = op_rt.device if runtime_of is not None else host
                 outs.append(n_slots)
                 n_slots += 1
-        steps.append(Step(op, rt.bind(op), tuple(ins), tuple(outs), elements=_elements(op)))
+        steps.append(Step(op, kernel, tuple(ins), tuple(outs), elements=_elements(op)))
     for f, (var, via) in end_reads.items():
+        var_rt = rt_of(var)
         slot_of[f] = n_slots
-        steps.append(Step(var, var._opdef.ref_reader(var, rt, f.op), (), (n_slots,), for_op=f.op, wait_ops=via,
+        slot_dev[n_slots] = var_rt.device if runtime_of is not None else host
+        steps.append(Step(var, var._opdef.ref_reader(var, var_rt, f.op), (), (n_slots,), for_op=f.op, wait_ops=via,
                           at_end=True))
         n_slots += 1
 
@@ -175,10 +228,40 @@ def build_plan(
     _link(steps)
     keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
     readers = _set_frees(steps, n_slots, keep)
+    host_copy = any(s >= 0 and slot_dev.get(s, host) != host for s in fetch_slots)
+    if runtime_of is None:
+        host_copy = bool(getattr(rt, "host_copy", False))
     plan = Plan(steps, n_slots, feed_slots, fetch_slots, const_slots, readers, keep, False,
-                inter_op_threads=inter_op_threads)
+                inter_op_threads=inter_op_threads, host_copy=host_copy)
     retune(plan)
     return plan
+
+
+def _with_copies(kernel: Any, copy_at: list[int], to_gpu: bool, to_device: Any) -> Any:
+    """``kernel`` reading the inputs at ``copy_at`` from another device: copies them onto its own first.
+
+    Decided when the plan is built; a kernel whose inputs all live on its device is not wrapped.
+    """
+    from flowgraph.backend import to_host
+
+    convert = to_device if to_gpu else to_host
+    if len(copy_at) == 1:
+        (k,) = copy_at
+
+        def copy_one(*args: Any) -> Any:
+            args = list(args)
+            args[k] = convert(args[k])
+            return kernel(*args)
+
+        return copy_one
+
+    def copy_some(*args: Any) -> Any:
+        args = list(args)
+        for k in copy_at:
+            args[k] = convert(args[k])
+        return kernel(*args)
+
+    return copy_some
 
 
 def _copy_fetched_state(steps: list[Step], fetch_slots: tuple[int, ...]) -> None:

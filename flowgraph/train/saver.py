@@ -622,4 +622,4 @@ class Saver:
             value = arrays[name]
             if var.shape.is_fully_defined() and tuple(var.shape.as_list()) != value.shape:
                 value = value.reshape(var.shape.as_list())  # reshape=True
-            store[var.op] = rt.to_device(value)
+            store[var.op] = rt.runtime_of(var.op).to_device(value)  # onto the variable's own device
