@@ -631,9 +631,9 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="0,1", help="thread settings, comma-separated: 0 = library defaults, N = N threads (default %(default)s)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps before each timed run")
-    ap.add_argument("--seconds", type=float, default=1.5, help="timed seconds per peer per round")
+    ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per peer per round")
     ap.add_argument("--batches", type=int, default=16, help="distinct batches cycled through")
     ap.add_argument("--only", nargs="*", help="only workloads whose label contains one of these strings")
     ap.add_argument("--cpu-time", action="store_true",

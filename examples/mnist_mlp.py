@@ -47,6 +47,12 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
         help="learning rate factor applied after every epoch (default %(default)s)",
     )
     p.add_argument(
+        "--lr-end",
+        type=float,
+        default=None,
+        help="if set, the learning rate falls exponentially every step, reaching this value at the last step",
+    )
+    p.add_argument(
         "--shift",
         type=int,
         default=defaults.get("shift", 0),
@@ -60,6 +66,16 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
     p.add_argument("--plot", default=None, metavar="PATH", help="write the training curves to this PNG")
     p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (default: the usual search)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary lines")
+    p.add_argument(
+        "--logdir",
+        default=None,
+        help="write TensorBoard logs there: loss, accuracy, learning rate, weight histograms, input images",
+    )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI: run as `mpiexec -n N python ... --distributed` (needs flowgraph[mpi])",
+    )
     p.add_argument(
         "--intra-op-threads",
         type=int,
@@ -193,8 +209,12 @@ def load_mnist(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.nda
     return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)
 
 
-def build_graph(build_model: Callable[[Any, Any], Any], seed: int) -> SimpleNamespace:
-    """The training graph: placeholders, loss, Adam step, test-accuracy metric, Saver (finalized)."""
+def build_graph(build_model: Callable[[Any, Any], Any], seed: int, distributed: bool = False) -> SimpleNamespace:
+    """The training graph: placeholders, loss, Adam step, test-accuracy metric, summaries, Saver (finalized).
+
+    With ``distributed``, gradients are averaged over the MPI ranks and ``g.sync`` copies rank 0's
+    initial weights to every rank.
+    """
     g = SimpleNamespace(graph=tf.Graph())
     with g.graph.as_default():
         tf.set_random_seed(seed)
@@ -206,9 +226,25 @@ def build_graph(build_model: Callable[[Any, Any], Any], seed: int) -> SimpleName
         g.loss = tf.losses.sparse_softmax_cross_entropy(labels=g.labels, logits=logits)
         g.predictions = tf.argmax(logits, axis=1)
         g.batch_acc = tf.reduce_mean(tf.cast(tf.equal(g.predictions, g.labels), tf.float32))
-        global_step = tf.train.get_or_create_global_step()
+        global_step = g.global_step = tf.train.get_or_create_global_step()
+        optimizer = tf.train.AdamOptimizer(g.learning_rate)
+        if distributed:
+            import flowgraph.distribute as hvd
+
+            optimizer = hvd.DistributedOptimizer(optimizer)
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):  # batch-norm statistics
-            g.train_op = tf.train.AdamOptimizer(g.learning_rate).minimize(g.loss, global_step=global_step)
+            g.train_op = optimizer.minimize(g.loss, global_step=global_step)
+        g.sync = hvd.broadcast_global_variables(0) if distributed else None
+        with tf.name_scope("summaries"):
+            tf.summary.scalar("loss", g.loss)
+            tf.summary.scalar("batch_accuracy", g.batch_acc)
+            tf.summary.scalar("learning_rate", g.learning_rate)
+            tf.summary.image("inputs", g.images, max_outputs=3)
+            for v in tf.trainable_variables():
+                tf.summary.histogram(v.op.name.replace("/", "_"), v)
+            g.summaries = tf.summary.merge_all()
+            g.test_acc_input = tf.placeholder(tf.float32, [], name="test_accuracy_value")
+            g.test_acc_summary = tf.summary.scalar("test_accuracy", g.test_acc_input, collections=[])
         g.epoch = tf.Variable(0, trainable=False, name="epoch")
         g.next_epoch = tf.assign_add(g.epoch, 1)
         g.test_acc, g.test_acc_update = tf.metrics.accuracy(g.labels, g.predictions, name="test_accuracy")
@@ -229,17 +265,56 @@ def evaluate(sess: Any, g: SimpleNamespace, x: np.ndarray, y: np.ndarray) -> tup
     return float(sess.run(g.test_acc)), np.concatenate(preds)
 
 
+class _RankSlices:
+    """One rank's share of each global batch: the batches of all ranks come from one shuffled epoch."""
+
+    def __init__(self, batches: Any, rank: int, size: int) -> None:
+        self._batches, self._rank, self._size = batches, rank, size
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    @property
+    def epoch(self) -> int:
+        return self._batches.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self._batches.epoch = value
+
+    def __iter__(self):
+        for xb, yb in self._batches:
+            n = len(yb) // self._size
+            yield xb[self._rank * n : (self._rank + 1) * n], yb[self._rank * n : (self._rank + 1) * n]
+
+
 def run_epoch(
-    sess: Any, g: SimpleNamespace, batches: Any, lr: float, shift: int, rng: np.random.Generator, bar: ProgressBar
+    sess: Any,
+    g: SimpleNamespace,
+    batches: Any,
+    lr: Any,
+    shift: int,
+    rng: np.random.Generator,
+    bar: ProgressBar,
+    writer: Any = None,
+    summary_every: int = 100,
 ) -> dict:
-    """One pass over ``batches``; returns the mean loss and accuracy, images/s and seconds."""
+    """One pass over ``batches``; returns the mean loss and accuracy, images/s and seconds.
+
+    ``lr`` is a float, or a function of the step within the epoch (a per-step schedule).
+    """
     seen, loss_sum, correct = 0, 0.0, 0.0
     t0 = time.perf_counter()
-    for xb, yb in batches:
+    for step, (xb, yb) in enumerate(batches):
         if shift:
             xb = random_shift(xb, shift, rng)
-        feed = {g.images: xb, g.labels: yb, g.training: True, g.learning_rate: lr}
-        _, loss, acc = sess.run([g.train_op, g.loss, g.batch_acc], feed)
+        step_lr = lr(step) if callable(lr) else lr
+        feed = {g.images: xb, g.labels: yb, g.training: True, g.learning_rate: step_lr}
+        if writer is not None and step % summary_every == 0:
+            _, loss, acc, summary, gstep = sess.run([g.train_op, g.loss, g.batch_acc, g.summaries, g.global_step], feed)
+            writer.add_summary(summary, int(gstep))
+        else:
+            _, loss, acc = sess.run([g.train_op, g.loss, g.batch_acc], feed)
         seen += len(yb)
         loss_sum += float(loss) * len(yb)
         correct += float(acc) * len(yb)
@@ -260,16 +335,32 @@ def train(
     """
     log = log if log is not None else sys.stdout
     x_train, y_train, x_test, y_test = load_mnist(args)
-    g = build_graph(build_model, args.seed)
+    rank, size = 0, 1
+    if args.distributed:
+        import flowgraph.distribute as hvd
+
+        hvd.init()
+        rank, size = hvd.rank(), hvd.size()
+        if rank != 0:  # progress, checkpoints, logs and plots come from rank 0 only
+            log, args.quiet, args.checkpoint_dir, args.logdir, args.plot = open(os.devnull, "w"), True, None, None, None
+            args.resume = False
+        # Each rank reads a disjoint, equally long part of every epoch (same permutation everywhere).
+        x_train, y_train = x_train[: len(x_train) // size * size], y_train[: len(y_train) // size * size]
+    g = build_graph(build_model, args.seed, distributed=args.distributed)
     history: dict = {"train_loss": [], "train_acc": [], "test_acc": [], "images_per_s": []}
     ckpt_prefix = os.path.join(args.checkpoint_dir, name) if args.checkpoint_dir else None
     hist_path = os.path.join(args.checkpoint_dir, f"{name}_history.json") if args.checkpoint_dir else None
-    batches = BatchIterator(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
+    batches = BatchIterator(x_train, y_train, args.batch_size * size, shuffle=True, seed=args.seed)
+    if size > 1:
+        batches = _RankSlices(batches, rank, size)
+    writer = tf.summary.FileWriter(args.logdir, g.graph) if args.logdir else None
     config = tf.ConfigProto(
         intra_op_parallelism_threads=args.intra_op_threads, inter_op_parallelism_threads=args.inter_op_threads
     )
     with tf.Session(graph=g.graph, config=config) as sess:
         sess.run(g.init)
+        if g.sync is not None:
+            sess.run(g.sync)
         start = 0
         latest = tf.train.latest_checkpoint(args.checkpoint_dir) if args.resume else None
         if latest is not None:
@@ -285,9 +376,21 @@ def train(
         rng = np.random.default_rng([args.seed, start])
         for epoch in range(start, args.epochs):
             lr = args.lr * args.lr_decay**epoch
+            schedule = lr
+            if args.lr_end is not None:
+                total = max(1, args.epochs * len(batches))
+                ratio = args.lr_end / args.lr
+
+                def schedule(step: int, first: int = epoch * len(batches)) -> float:
+                    return args.lr * ratio ** ((first + step) / total)
+
             bar = ProgressBar(len(x_train), f"epoch {epoch + 1:>2}/{args.epochs}", enabled=not args.quiet)
-            stats = run_epoch(sess, g, batches, lr, args.shift, rng, bar)
+            stats = run_epoch(sess, g, batches, schedule, args.shift, rng, bar, writer)
+            stats["images_per_s"] *= size  # all ranks together
             acc, _ = evaluate(sess, g, x_test, y_test)
+            if writer is not None:
+                writer.add_summary(sess.run(g.test_acc_summary, {g.test_acc_input: acc}), epoch + 1)
+                writer.flush()
             sess.run(g.next_epoch)
             for key, value in (
                 ("train_loss", stats["loss"]),
@@ -308,6 +411,9 @@ def train(
                 with open(hist_path, "w") as f:
                     json.dump(history, f)
         acc, preds = evaluate(sess, g, x_test, y_test)
+    if writer is not None:
+        writer.close()
+        print(f"TensorBoard logs in {args.logdir}: tensorboard --logdir {args.logdir}", file=log)
     print(f"\nfinal test accuracy: {100 * acc:.2f}% on {len(x_test)} images", file=log)
     print("confusion matrix (rows: true digit, columns: predicted digit):", file=log)
     print(format_confusion(confusion_matrix(y_test, preds)), file=log)

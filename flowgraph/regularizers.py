@@ -16,10 +16,11 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
+from flowgraph.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph
 from flowgraph.logging import info as _log_info
 from flowgraph.ops.math import abs as _abs
 from flowgraph.ops.math import add_n, multiply, reduce_sum, square
+from flowgraph.ops.nn import l2_loss
 
 Regularizer = Callable[[Any], "Tensor | None"]
 
@@ -62,8 +63,6 @@ def l2_regularizer(scale: float, scope: str | None = None) -> Regularizer:
         return _none
 
     def l2(weights: Any) -> Tensor:
-        from flowgraph.nn import l2_loss
-
         w = convert_to_tensor(weights)
         with get_default_graph().name_scope(scope or "l2_regularizer") as name:
             s = convert_to_tensor(scale, dtype=w.dtype, name="scale")
@@ -91,8 +90,6 @@ def apply_regularization(regularizer: Regularizer, weights_list: list | None = N
 
     ``weights_list`` defaults to the WEIGHTS collection; the sum is added to REGULARIZATION_LOSSES.
     """
-    from flowgraph.graph import GraphKeys
-
     g = get_default_graph()
     if weights_list is None:
         weights_list = g.get_collection(GraphKeys.WEIGHTS)

@@ -357,6 +357,65 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
     return session
 
 
+class _BlasThreads:
+    """Splits BLAS threads between concurrently running ops during parallel runs.
+
+    Two scheduler threads each calling a multi-threaded OpenBLAS on the same cores oversubscribe
+    them and can slow a step down 10x; while any parallel run is in flight, each BLAS call gets
+    ``cores // inter_op_threads`` threads (at least 1), restored when the last run ends. Setting
+    the count costs about a microsecond, so it is done per parallel run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved: list[tuple[Any, int]] | None = None
+        self._controllers: list | None = None
+
+    def _blas(self) -> list:
+        if self._controllers is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                self._controllers = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+            except Exception:  # noqa: BLE001 - no threadpoolctl or an unknown BLAS: leave threads alone
+                self._controllers = []
+        return self._controllers
+
+    def enter(self, share: int) -> None:
+        with self._lock:
+            self._active += 1
+            if self._active == 1 and share > 1:
+                blas = self._blas()
+                self._saved = [(c, c.num_threads) for c in blas]
+                for c, n in self._saved:
+                    c.set_num_threads(max(1, n // share))
+
+    def exit(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._saved:
+                for c, n in self._saved:
+                    c.set_num_threads(n)
+                self._saved = None
+
+
+_BLAS = _BlasThreads()
+
+
+class _blas_shared_by:  # noqa: N801 - used as a context manager
+    __slots__ = ("share",)
+
+    def __init__(self, share: int) -> None:
+        self.share = share
+
+    def __enter__(self) -> None:
+        _BLAS.enter(self.share)
+
+    def __exit__(self, *exc: Any) -> None:
+        _BLAS.exit()
+
+
 class _CompiledPlan:
     """A plan with its generated serial function and feed converters, shared by equal signatures."""
 
@@ -585,7 +644,8 @@ class BaseSession:
         plan = entry.plan
         try:
             if plan.parallel:
-                results = run_parallel(plan, tuple(args), self._get_pool(), trace)
+                with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
+                    results = run_parallel(plan, tuple(args), self._get_pool(), trace)
             elif plan.calibrate:
                 results = self._calibrating_run(plan, tuple(args), trace)
             elif trace is not None:

@@ -110,6 +110,10 @@ def test_dense_on_rank3_input_acts_on_last_axis():
     assert y.shape.as_list() == [None, 3, 2]
     assert tf.trainable_variables()[0].dtype == tf.float64
     np.testing.assert_allclose(run(y, {x: xv}), xv @ k, rtol=1e-12)
+    x2 = tf.placeholder(tf.float64, [None, None, 4])  # two unknown dims: the output shape comes from tf.shape
+    z = layers.dense(x2, 2, use_bias=False, kernel_initializer=const_init(k))
+    assert z.shape.as_list() == [None, None, 2]
+    np.testing.assert_allclose(run(z, {x2: xv}), xv @ k, rtol=1e-12)
 
 
 def test_dense_default_initializers_are_glorot_uniform_and_zeros():
@@ -207,10 +211,10 @@ def test_activity_regularizer_is_averaged_over_the_batch():
     k = np.arange(6.0).reshape(3, 2) - 2
     xv = np.arange(12.0).reshape(4, 3) / 5
     x = tf.placeholder(tf.float64, [None, 3])
-    y = layers.dense(x, 2, kernel_initializer=const_init(k), activity_regularizer=regularizers.l1_regularizer(0.1))
+    layers.dense(x, 2, kernel_initializer=const_init(k), activity_regularizer=regularizers.l1_regularizer(0.1))
     (loss,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
     assert loss.name == "dense/ActivityRegularizer/truediv:0"
-    out, got = run([y, loss], {x: xv})
+    got = run(loss, {x: xv})
     np.testing.assert_allclose(got, 0.1 * np.abs(xv @ k).sum() / 4, rtol=1e-12)
 
 
@@ -224,6 +228,19 @@ def test_public_aliases():
     assert tf.layers.dense is layers.dense and tf.layers.Dense is layers.Dense
     assert tf.contrib.layers.l2_regularizer is regularizers.l2_regularizer
     assert tf.keras.regularizers.l2 is regularizers.l2
+
+
+def test_sum_and_apply_regularization():
+    w1 = tf.constant([[1.0, -2.0]])
+    w2 = tf.constant([3.0])
+    both = regularizers.sum_regularizer([regularizers.l1_regularizer(0.5), None, regularizers.l2_regularizer(0.2)])
+    total = regularizers.apply_regularization(both, [w1, w2])
+    assert tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES) == [total]
+    expected = 0.5 * (3 + 3) + 0.2 * (5 + 9) / 2
+    np.testing.assert_allclose(run(total), expected, rtol=1e-6)
+    assert regularizers.sum_regularizer([regularizers.l2_regularizer(0.0)])(w1) is None
+    with pytest.raises(ValueError, match="No weights to regularize"):
+        regularizers.apply_regularization(both, [])
 
 
 def test_regularizer_scale_validation():

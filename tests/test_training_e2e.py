@@ -143,3 +143,17 @@ def test_example_helpers():
     assert "[############............]  50.0%" in bar.line(50, 0.5, 0.9)
     with pytest.raises(SystemExit):
         mlp.parse_args(["--resume"], "x")
+
+
+def test_lenet5_example_writes_tensorboard_logs(tmp_path):
+    pytest.importorskip("tensorboard", reason="the 'tensorboard' extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    load_example("mnist_lenet5").main(["--epochs", "1", "--limit", "640", "--test-limit", "200", "--quiet", "--logdir", str(tmp_path)])
+    ea = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "histograms": 0, "scalars": 0})
+    ea.Reload()
+    tags = ea.Tags()
+    assert {"summaries/loss", "summaries/batch_accuracy", "summaries/test_accuracy"} <= set(tags["scalars"])
+    assert "summaries/conv1_kernel" in tags["histograms"]
+    assert len(tags["images"]) == 3
+    assert tags["graph"]

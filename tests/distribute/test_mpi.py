@@ -111,3 +111,14 @@ def test_fusion_threshold_zero_gives_one_allreduce_per_gradient(tmp_path):
     p = run_mpi("train_equiv.py", str(tmp_path), "sgd", "0", n=2)
     assert p.returncode == 0, p.stderr
     assert _results(tmp_path)[0]["allreduce_ops"] == 3
+
+
+def test_lenet5_example_runs_distributed(tmp_path):
+    example = HERE.parents[1] / "examples" / "mnist_lenet5.py"
+    cmd = [_mpiexec(), "-n", "2", sys.executable, str(example), "--distributed", "--epochs", "1", "--limit", "2560",
+           "--test-limit", "500", "--quiet", "--checkpoint-dir", str(tmp_path / "ckpt")]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("final test accuracy") == 1  # printed by rank 0 only
+    assert (tmp_path / "ckpt" / "checkpoint").exists()
