@@ -383,7 +383,7 @@ def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np
 # ---------------------------------------------------------------------------------------------
 # Profile of flowgraph's LeNet-5 training step
 # ---------------------------------------------------------------------------------------------
-def profile(args: argparse.Namespace, threads: int, batch: int = 64, steps: int = 60) -> None:
+def profile(args: argparse.Namespace, threads: int, kind: str = "lenet", batch: int = 64, steps: int = 60) -> None:
     """Step-stats breakdown (RunOptions FULL_TRACE) by op type and by node, then cProfile's top functions."""
     import cProfile
     import pstats
@@ -394,8 +394,8 @@ def profile(args: argparse.Namespace, threads: int, batch: int = 64, steps: int 
 
         threadpool_limits(threads)
     xtr, ytr = load_mnist()[:2]
-    data = batches(xtr, ytr, batch, args.batches, flat=False)
-    fg = FGModel("lenet", npref.he_init(npref.LENET_SHAPES), LR, threads)
+    data = batches(xtr, ytr, batch, args.batches, flat=kind == "mlp")
+    fg = FGModel(kind, npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES), LR, threads)
     step = _cycle(data, fg.train)
     for _ in range(20):
         step()
@@ -423,7 +423,7 @@ def profile(args: argparse.Namespace, threads: int, batch: int = 64, steps: int 
             by_type[k].append(v)
         op_sum.append(sum(per_type.values()))
     wall = statistics.median(plain)
-    print(f"LeNet-5 training step, batch {batch}, threads {threads or 'default'}: median {wall / 1e3:,.0f} us untraced "
+    print(f"{'LeNet-5' if kind == 'lenet' else 'MLP'} training step, batch {batch}, threads {threads or 'default'}: median {wall / 1e3:,.0f} us untraced "
           f"({batch * 1e9 / wall:,.0f} images/s), {statistics.median(traced) / 1e3:,.0f} us traced; kernels "
           f"{statistics.median(op_sum) / 1e3:,.0f} us; the rest (executor, feeds, tracing) "
           f"{(statistics.median(traced) - statistics.median(op_sum)) / 1e3:,.0f} us of the traced step")
@@ -469,84 +469,78 @@ def _us(fn: Callable, seconds: float = 0.3) -> float:
 
 
 def micro(args: argparse.Namespace, threads: int, n: int = 64) -> None:
-    """Each group: the expression flowgraph's kernel uses today (first line), then alternatives and the speed-up."""
+    """Per group: the formula flowgraph's kernel uses (first line; its in-graph time is in ``--profile``),
+    then alternatives giving the same values, with the speed-up over the first line.
+
+    Self-contained NumPy (no flowgraph internals), so it keeps working while the kernels change.
+    """
     if threads:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(threads)
     rng = np.random.default_rng(0)
     f32 = np.float32
-    x = rng.standard_normal((n, 28, 28, 6), dtype=f32)  # conv1's output: the largest activation
+    x = rng.standard_normal((n, 28, 28, 6), dtype=f32)  # conv1's output: LeNet's largest activation
     g = rng.standard_normal((n, 28, 28, 6), dtype=f32)
     b = rng.standard_normal(6, dtype=f32)
     b_tiled = np.tile(b, 28 * 28)
     zeros = np.zeros_like(x)
-    mask_u8 = np.empty(x.shape, np.uint8)
-    groups = {
-        f"BiasAdd (N={n}, 28, 28, 6) + (6,)": [
-            ("x + b (kernel today)", lambda: x + b),
-            ("x.reshape(N, -1) + tile(b, H*W) (tile cached per shape)", lambda: (x.reshape(n, -1) + b_tiled).reshape(x.shape)),
+    h = rng.standard_normal((128, 256), dtype=f32)  # an MLP hidden layer
+    zeros_h = np.zeros_like(h)
+    ones_128 = np.ones(128, f32)
+    groups: dict[str, list] = {
+        f"BiasAdd, NHWC ({n}, 28, 28, 6) + (6,)": [
+            ("x + b (flowgraph's BiasAdd kernel)", lambda: x + b, None),
+            ("(x.reshape(N, -1) + tile(b, H*W)).reshape(x.shape), tile cached per shape",
+             lambda: (x.reshape(n, -1) + b_tiled).reshape(x.shape), lambda: x + b),
         ],
-        f"Relu (N={n}, 28, 28, 6)": [
-            ("np.maximum(x, 0) (kernel today)", lambda: np.maximum(x, 0)),
-            ("np.maximum(x, np.float32(0))", lambda: np.maximum(x, f32(0))),
-            ("np.maximum(x, zeros) (zeros cached per shape)", lambda: np.maximum(x, zeros)),
+        f"Relu, ({n}, 28, 28, 6)": [
+            ("np.maximum(x, 0) (flowgraph's Relu kernel)", lambda: np.maximum(x, 0), None),
+            ("np.maximum(x, zeros), zeros cached per shape", lambda: np.maximum(x, zeros), lambda: np.maximum(x, 0)),
         ],
-        f"ReluGrad (N={n}, 28, 28, 6)": [
-            ("g * (x > 0) (kernel today)", lambda: g * (x > 0)),
-            ("np.multiply(g, np.greater(x, zeros, out=u8), ...) via cached zeros", lambda: g * np.greater(x, zeros, out=mask_u8.view(bool))),
+        "Relu, MLP hidden (128, 256)": [
+            ("np.maximum(h, 0)", lambda: np.maximum(h, 0), None),
+            ("np.maximum(h, zeros), zeros cached per shape", lambda: np.maximum(h, zeros_h), lambda: np.maximum(h, 0)),
+        ],
+        "bias gradient (SumToShape), MLP (128, 256) -> (256,)": [
+            ("np.sum(g, axis=0) (flowgraph's SumToShape kernel)", lambda: np.sum(h, axis=0, dtype=f32), None),
+            ("ones @ g (a GEMV, as BiasAddGrad does)", lambda: ones_128 @ h, lambda: np.sum(h, axis=0, dtype=f32)),
         ],
     }
-    try:  # conv kernels as they are in flowgraph now (private helpers; skipped if renamed)
-        from flowgraph.ops import conv as C
-
-        x1 = rng.random((n, 28, 28, 1), dtype=f32)
-        w1 = rng.standard_normal((5, 5, 1, 6), dtype=f32)
-        a1 = C._Axis(28, 5, 1, 1, "SAME", (0, 0), "Conv2D")
-        cols = C._patches(np, x1, a1, a1)
-        w1m = w1.reshape(25, 6)
-        groups[f"Conv2D conv1 (N={n}, 28, 28, 1) * (5, 5, 1, 6) SAME"] = [
-            ("im2col (25, N*784) + cols.T @ w (kernel today)", lambda: C._conv_forward(np, x1, w1, a1, a1)),
-            ("  its im2col copy alone", lambda: C._patches(np, x1, a1, a1)),
-            ("  its GEMM alone: cols.T @ w (M=N*784, K=25, N=6)", lambda: cols.T @ w1m),
-            ("  GEMM as w.T @ cols (M=6, N=N*784): output channel-major", lambda: w1m.T @ cols),
-        ]
-        x2 = rng.random((n, 14, 14, 6), dtype=f32)
-        w2 = rng.standard_normal((5, 5, 6, 16), dtype=f32)
-        g2 = rng.standard_normal((n, 10, 10, 16), dtype=f32)
-        a2 = C._Axis(14, 5, 1, 1, "VALID", (0, 0), "Conv2D")
-
-        def per_tap() -> np.ndarray:
-            d, dx = g2.reshape(-1, 16), np.zeros(x2.shape, f32)
-            for kh in range(5):
-                for kw in range(5):
-                    dx[:, kh : kh + 10, kw : kw + 10] += (d @ w2[kh, kw].T).reshape(n, 10, 10, 6)
-            return dx
-
-        groups[f"Conv2DBackpropInput conv2 (N={n}, 10, 10, 16) -> (N, 14, 14, 6)"] = [
-            ("_conv_input_grad (kernel today)", lambda: C._conv_input_grad(np, g2, w2, a2, a2, x2.shape)),
-            ("one small GEMM per tap + strided add (the NumPy reference's way)", per_tap),
-        ]
-        c1 = rng.standard_normal((n, 28, 28, 6), dtype=f32)
-        p1 = C._Axis(28, 2, 2, 1, "VALID", (0, 0), "MaxPool")
-        y1 = C._max_pool(np, c1, p1, p1)
-        gy = rng.standard_normal(y1.shape, dtype=f32)
-        groups[f"MaxPool + MaxPoolGrad pool1 (N={n}, 28, 28, 6)"] = [
-            ("_max_pool (kernel today)", lambda: C._max_pool(np, c1, p1, p1)),
-            ("np.maximum over 4 strided views (NumPy reference)", lambda: npref._max_pool(c1)),
-            ("_max_pool_grad (kernel today)", lambda: C._max_pool_grad(np, c1, y1, gy, p1, p1)),
-            ("first-max masks (NumPy reference)", lambda: npref._max_pool_grad(c1, y1, gy)),
-        ]
-    except (ImportError, AttributeError, TypeError) as e:
-        print(f"(conv micro-benchmarks skipped: {e!r})")
+    # Pooling and its gradient by layout: NHWC as flowgraph computes it, channel-major (C, N, H, W)
+    # as the NumPy reference computes conv1's pool.
+    xc = np.ascontiguousarray(x.transpose(3, 0, 1, 2))
+    y, yc = npref._max_pool(x), npref._max_pool(xc, last=True)
+    gy, gyc = y * 0.5, np.ascontiguousarray((y * 0.5).transpose(3, 0, 1, 2))
+    groups[f"MaxPool 2x2, ({n}, 28, 28, 6), by layout"] = [
+        ("NHWC: np.maximum over 4 strided views (as flowgraph's MaxPool)", lambda: npref._max_pool(x), None),
+        ("channel-major (C, N, H, W): the same", lambda: npref._max_pool(xc, last=True), None),
+    ]
+    groups[f"MaxPoolGrad 2x2 (first-max masks), ({n}, 28, 28, 6), by layout"] = [
+        ("NHWC (as flowgraph's MaxPoolGrad)", lambda: npref._max_pool_grad(x, y, gy), None),
+        ("channel-major (C, N, H, W)", lambda: npref._max_pool_grad(xc, yc, gyc, last=True), None),
+    ]
+    # conv1: one-channel 5x5 SAME conv, taps-first patches (25, N*784) as flowgraph builds them.
+    x1 = rng.random((n, 28, 28, 1), dtype=f32)
+    w1 = rng.standard_normal((25, 6), dtype=f32)
+    xp = np.zeros((n, 32, 32), f32)
+    xp[:, 2:30, 2:30] = x1[..., 0]
+    cols = npref._patches_taps_first(xp, 5)
+    groups[f"conv1 forward GEMM on taps-first patches (25, {n}*784)"] = [
+        ("cols.T @ w -> NHWC (N*784, 6): M=N*784, K=25, N=6", lambda: cols.T @ w1, None),
+        ("w.T @ cols -> channel-major (6, N*784): M=6, K=25, N=N*784", lambda: w1.T @ cols, None),
+        ("w.T @ cols, then transposed to NHWC (one copy)", lambda: np.ascontiguousarray((w1.T @ cols).T), lambda: cols.T @ w1),
+        ("  the im2col copy itself (taps-first)", lambda: npref._patches_taps_first(xp, 5), None),
+    ]
     for title, cases in groups.items():
         print(f"\n{title}")
         base = None
-        for label, fn in cases:
+        for label, fn, ref in cases:
+            if ref is not None:
+                assert np.allclose(fn(), ref(), rtol=1e-5, atol=1e-5), label
             t = _us(fn)
-            if base is None:
-                base = t
-            print(f"  {label:<66}{t:>9,.0f} us  {base / t:>5.2f}x")
+            base = base or t
+            print(f"  {label:<92}{t:>9,.0f} us  {base / t:>5.2f}x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -642,14 +636,18 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     ap.add_argument("--skip-check", action="store_true", help="skip the same-weights loss cross-check")
     ap.add_argument("--check-only", action="store_true")
-    ap.add_argument("--profile", action="store_true", help="profile flowgraph's LeNet-5 step (1 thread unless --threads)")
+    ap.add_argument("--profile", nargs="?", const="lenet", choices=("lenet", "mlp"),
+                    help="profile flowgraph's LeNet-5 (batch 64) or MLP (batch 128) step (1 thread unless --threads)")
     ap.add_argument("--micro", action="store_true", help="time the profile's hot kernels and alternatives")
     ap.add_argument("--json", default=None, help="write the raw results here")
     ap.add_argument("--markdown", default=None, help="write the Markdown tables here")
     args = ap.parse_args()
     if args.profile or args.micro:
         th = 1 if args.threads == "0,1" else int(args.threads)
-        (profile if args.profile else micro)(args, th)
+        if args.profile:
+            profile(args, th, args.profile, 64 if args.profile == "lenet" else 128)
+        else:
+            micro(args, th)
         return
     info = machine()
     torch = None
