@@ -1,7 +1,7 @@
 """Draws graphs with flowgraph.viz: the intro graph, LeNet-5's training graph and a profiled step.
 
     python examples/render_graph.py                 # writes into out/graphs/
-    python examples/render_graph.py --out /tmp/g    # elsewhere
+    python examples/render_graph.py --out some/dir  # elsewhere
     python examples/render_graph.py --docs          # also refreshes the README's docs/images/
 
 Writes abc_graph.{svg,png}, lenet5_graph.{svg,png}, lenet5_profile.{svg,png} and
