@@ -282,10 +282,64 @@ class Layer:
         return dt
 
 
+def _apply_layer(layer_cls: type[Layer], args: dict[str, Any], **call_kwargs: Any) -> Tensor:
+    """Build ``layer_cls`` from a functional wrapper's ``locals()`` and apply it to ``inputs``.
+
+    ``inputs`` and ``reuse`` (and any ``call_kwargs`` such as ``training``) are taken out; ``name``
+    also names the layer's scope.
+    """
+    kwargs = {k: v for k, v in args.items() if k not in ("inputs", "reuse", *call_kwargs)}
+    layer = layer_cls(**kwargs, _scope=args["name"], _reuse=args["reuse"])
+    return layer.apply(args["inputs"], **call_kwargs)
+
+
 # ---------------------------------------------------------------------------------------------
 # Dense
 # ---------------------------------------------------------------------------------------------
-class Dense(Layer):
+class _KernelBiasLayer(Layer):
+    """Shared state of layers with an optional-bias ``kernel``: Dense and Conv2D."""
+
+    def _init_kernel_bias(
+        self,
+        activation: Any,
+        use_bias: bool,
+        kernel_initializer: Any,
+        bias_initializer: Any,
+        kernel_regularizer: Callable | None,
+        bias_regularizer: Callable | None,
+        kernel_constraint: Callable | None,
+        bias_constraint: Callable | None,
+    ) -> None:
+        self.activation = _activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+
+    def _build_kernel_bias(self, dt: Any, kernel_shape: list[int], units: int) -> None:
+        """Add ``kernel`` (``kernel_shape``) and, with ``use_bias``, ``bias`` (``[units]``); mark built."""
+        self.kernel = self.add_weight(
+            "kernel", kernel_shape, dt, self.kernel_initializer, self.kernel_regularizer, True, self.kernel_constraint
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", [units], dt, self.bias_initializer, self.bias_regularizer, True, self.bias_constraint
+            )
+        self.built = True
+
+    def _bias_and_activation(self, outputs: Tensor, **bias_kwargs: Any) -> Tensor:
+        if self.bias is not None:
+            outputs = nn_ops.bias_add(outputs, self.bias, **bias_kwargs)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+
+class Dense(_KernelBiasLayer):
     """``outputs = activation(inputs @ kernel + bias)``; inputs of rank > 2 act on the last axis."""
 
     def __init__(
@@ -308,14 +362,16 @@ class Dense(Layer):
         if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"`units` must be a positive integer, got {units!r}.")
         self.units = int(units)
-        self.activation = _activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self._init_kernel_bias(
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape: Any) -> None:
@@ -323,21 +379,7 @@ class Dense(Layer):
         last = input_shape[-1].value if hasattr(input_shape[-1], "value") else input_shape[-1]
         if last is None:
             raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
-        self.kernel = self.add_weight(
-            "kernel",
-            [int(last), self.units],
-            dt,
-            self.kernel_initializer,
-            self.kernel_regularizer,
-            True,
-            self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias", [self.units], dt, self.bias_initializer, self.bias_regularizer, True, self.bias_constraint
-            )
-        self.built = True
+        self._build_kernel_bias(dt, [int(last), self.units], self.units)
 
     def call(self, inputs: Tensor) -> Tensor:
         dims = inputs._dims
@@ -352,11 +394,7 @@ class Dense(Layer):
             outputs = array_ops.reshape(out, target)
         else:
             outputs = math_ops.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            outputs = nn_ops.bias_add(outputs, self.bias)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return self._bias_and_activation(outputs)
 
 
 def dense(
@@ -376,29 +414,13 @@ def dense(
     reuse: Any = None,
 ) -> Tensor:
     """``tf.layers.dense``: a fully connected layer (variables ``<name>/kernel``, ``<name>/bias``)."""
-    layer = Dense(
-        units,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-        name=name,
-        _scope=name,
-        _reuse=reuse,
-    )
-    return layer.apply(inputs)
+    return _apply_layer(Dense, locals())
 
 
 # ---------------------------------------------------------------------------------------------
 # Conv2D
 # ---------------------------------------------------------------------------------------------
-class Conv2D(Layer):
+class Conv2D(_KernelBiasLayer):
     """2-D convolution (a cross-correlation, as in TF) plus bias and activation."""
 
     def __init__(
@@ -433,14 +455,16 @@ class Conv2D(Layer):
         self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate > 1`.")
-        self.activation = _activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer if bias_initializer is not None else init_ops.zeros_initializer()
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self._init_kernel_bias(
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.input_spec = InputSpec(ndim=4)
 
     def build(self, input_shape: Any) -> None:
@@ -450,15 +474,7 @@ class Conv2D(Layer):
         if channels is None:
             raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
         shape = [*self.kernel_size, int(channels), self.filters]
-        self.kernel = self.add_weight(
-            "kernel", shape, dt, self.kernel_initializer, self.kernel_regularizer, True, self.kernel_constraint
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias", [self.filters], dt, self.bias_initializer, self.bias_regularizer, True, self.bias_constraint
-            )
-        self.built = True
+        self._build_kernel_bias(dt, shape, self.filters)
 
     def call(self, inputs: Tensor) -> Tensor:
         fmt = _nhwc(self.data_format)
@@ -471,11 +487,7 @@ class Conv2D(Layer):
         outputs = conv_ops.conv2d(
             inputs, self.kernel, strides=strides, padding=self.padding.upper(), data_format=fmt, dilations=dilations
         )
-        if self.bias is not None:
-            outputs = nn_ops.bias_add(outputs, self.bias, data_format=fmt)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return self._bias_and_activation(outputs, data_format=fmt)
 
 
 def conv2d(
@@ -500,28 +512,7 @@ def conv2d(
     reuse: Any = None,
 ) -> Tensor:
     """``tf.layers.conv2d``: kernel of shape ``kernel_size + (in_channels, filters)``."""
-    layer = Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint,
-        bias_constraint=bias_constraint,
-        trainable=trainable,
-        name=name,
-        _scope=name,
-        _reuse=reuse,
-    )
-    return layer.apply(inputs)
+    return _apply_layer(Conv2D, locals())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -940,32 +931,7 @@ def batch_normalization(
     adjustment: Callable | None = None,
 ) -> Tensor:
     """``tf.layers.batch_normalization``; moving-average updates land in ``UPDATE_OPS``."""
-    layer = BatchNormalization(
-        axis=axis,
-        momentum=momentum,
-        epsilon=epsilon,
-        center=center,
-        scale=scale,
-        beta_initializer=beta_initializer,
-        gamma_initializer=gamma_initializer,
-        moving_mean_initializer=moving_mean_initializer,
-        moving_variance_initializer=moving_variance_initializer,
-        beta_regularizer=beta_regularizer,
-        gamma_regularizer=gamma_regularizer,
-        beta_constraint=beta_constraint,
-        gamma_constraint=gamma_constraint,
-        renorm=renorm,
-        renorm_clipping=renorm_clipping,
-        renorm_momentum=renorm_momentum,
-        fused=fused,
-        trainable=trainable,
-        virtual_batch_size=virtual_batch_size,
-        adjustment=adjustment,
-        name=name,
-        _scope=name,
-        _reuse=reuse,
-    )
-    return layer.apply(inputs, training=training)
+    return _apply_layer(BatchNormalization, locals(), training=training)
 
 
 __all__ = [

@@ -9,6 +9,7 @@ batch (it returns the metric including that batch), and ``value`` to read the me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -122,51 +123,46 @@ def mean(
     return value, update_op
 
 
-def accuracy(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``tf.metrics.accuracy``: how often ``predictions`` equals ``labels`` (weighted)."""
-    predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
-    _check_compatible(predictions, labels)
+def _pointwise_mean(kind: str, per_element: Callable[[Tensor, Tensor], Tensor], doc: str):
+    """A ``tf.metrics`` function: the running mean of ``per_element(labels, predictions)``."""
+
+    def metric(
+        labels: Any,
+        predictions: Any,
+        weights: Any = None,
+        metrics_collections: Any = None,
+        updates_collections: Any = None,
+        name: str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
+        _check_compatible(predictions, labels)
+        values = per_element(labels, predictions)
+        return mean(values, weights, metrics_collections, updates_collections, name or kind)
+
+    metric.__name__ = metric.__qualname__ = kind
+    metric.__doc__ = doc
+    return metric
+
+
+def _is_correct(labels: Tensor, predictions: Tensor) -> Tensor:
     if predictions.dtype is not labels.dtype:
         predictions = math_ops.cast(predictions, labels.dtype)
-    is_correct = math_ops.cast(math_ops.equal(predictions, labels), _dtypes.float32)
-    return mean(is_correct, weights, metrics_collections, updates_collections, name or "accuracy")
+    return math_ops.cast(math_ops.equal(predictions, labels), _dtypes.float32)
 
 
-def mean_absolute_error(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``tf.metrics.mean_absolute_error``: running mean of ``|predictions - labels|``."""
-    predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
-    _check_compatible(predictions, labels)
-    errors = math_ops.abs(math_ops.subtract(predictions, labels))
-    return mean(errors, weights, metrics_collections, updates_collections, name or "mean_absolute_error")
-
-
-def mean_squared_error(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``tf.metrics.mean_squared_error``: running mean of ``(predictions - labels)**2``."""
-    predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
-    _check_compatible(predictions, labels)
-    errors = math_ops.squared_difference(labels, predictions)
-    return mean(errors, weights, metrics_collections, updates_collections, name or "mean_squared_error")
+accuracy = _pointwise_mean(
+    "accuracy", _is_correct, "``tf.metrics.accuracy``: how often ``predictions`` equals ``labels`` (weighted)."
+)
+mean_absolute_error = _pointwise_mean(
+    "mean_absolute_error",
+    lambda labels, predictions: math_ops.abs(math_ops.subtract(predictions, labels)),
+    "``tf.metrics.mean_absolute_error``: running mean of ``|predictions - labels|``.",
+)
+mean_squared_error = _pointwise_mean(
+    "mean_squared_error",
+    lambda labels, predictions: math_ops.squared_difference(labels, predictions),
+    "``tf.metrics.mean_squared_error``: running mean of ``(predictions - labels)**2``.",
+)
 
 
 def root_mean_squared_error(
@@ -265,32 +261,30 @@ def _ratio(
     return value, update_op
 
 
-def precision(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``tf.metrics.precision``: ``tp / (tp + fp)`` over bool-cast labels and predictions."""
-    return _ratio(
-        "precision", false_positives, labels, predictions, weights, metrics_collections, updates_collections, name
-    )
+def _ratio_metric(kind: str, other, doc: str):
+    """A ``tf.metrics`` function computing ``_ratio(kind, other, ...)``."""
+
+    def metric(
+        labels: Any,
+        predictions: Any,
+        weights: Any = None,
+        metrics_collections: Any = None,
+        updates_collections: Any = None,
+        name: str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        return _ratio(kind, other, labels, predictions, weights, metrics_collections, updates_collections, name)
+
+    metric.__name__ = metric.__qualname__ = kind
+    metric.__doc__ = doc
+    return metric
 
 
-def recall(
-    labels: Any,
-    predictions: Any,
-    weights: Any = None,
-    metrics_collections: Any = None,
-    updates_collections: Any = None,
-    name: str | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``tf.metrics.recall``: ``tp / (tp + fn)`` over bool-cast labels and predictions."""
-    return _ratio(
-        "recall", false_negatives, labels, predictions, weights, metrics_collections, updates_collections, name
-    )
+precision = _ratio_metric(
+    "precision", false_positives, "``tf.metrics.precision``: ``tp / (tp + fp)`` over bool-cast labels and predictions."
+)
+recall = _ratio_metric(
+    "recall", false_negatives, "``tf.metrics.recall``: ``tp / (tp + fn)`` over bool-cast labels and predictions."
+)
 
 
 __all__ = [

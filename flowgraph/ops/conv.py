@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -967,9 +968,64 @@ class _PoolOp(OpDef):
         return _Geometry(self.type, op.attrs, window=op.attrs["ksize"])
 
 
+class _ForwardPool(_PoolOp):
+    """MaxPool/AvgPool: ``_compute(xp, x_nhwc, gh, gw)`` applied in NHWC."""
+
+    _compute: Callable[..., Any]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        nchw = op.attrs["data_format"] == "NCHW"
+        compute = type(self)._compute
+
+        def pool(x):
+            xn = _to_nhwc(x, nchw)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            return _from_nhwc(xp, compute(xp, xn, gh, gw), nchw)
+
+        return pool
+
+
+class _MaxPoolBackward(_PoolOp):
+    """MaxPoolGrad/MaxPoolGradGrad: inputs (orig_input, orig_output, grad), ``_compute`` in NHWC.
+
+    ``_pooled_output``: the output has the pooled shape (else orig_input's); ``_gradient_type``:
+    the op that takes this op's gradient with respect to ``grad``.
+    """
+
+    _compute: Callable[..., Any]
+    _pooled_output: bool
+    _gradient_type: str
+
+    def infer(self, op):
+        x, _, g = op.inputs
+        _float_only(self.type, g)
+        _same_dtype(self.type, "orig_input", x, "grad", g)
+        pooled = _pool_infer(self.type, op, x, x._dims)
+        return [(x.dtype, pooled if self._pooled_output else x._dims)]
+
+    def kernel(self, op, rt):
+        xp, geo = rt.xp, self.geometry(op)
+        nchw = op.attrs["data_format"] == "NCHW"
+        compute = type(self)._compute
+
+        def max_pool_backward(x, y, g):
+            xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(g, nchw)
+            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            return _from_nhwc(xp, compute(xp, xn, yn, gn, gh, gw), nchw)
+
+        return max_pool_backward
+
+    def gradient(self, op, grad):
+        x, y, _ = op.inputs
+        return [None, None, _make_pool_op(self._gradient_type, [x, y, grad], op.attrs)]
+
+
 @register_op
-class MaxPool(_PoolOp):
+class MaxPool(_ForwardPool):
     """Max over each window (np.maximum over KH*KW strided views)."""
+
+    _compute = staticmethod(_max_pool)
 
     def infer(self, op):
         (x,) = op.inputs
@@ -977,94 +1033,39 @@ class MaxPool(_PoolOp):
             raise TypeError(f"MaxPool needs real numbers; {describe(x)} is {x.dtype.name}.")
         return [(x.dtype, _pool_infer("MaxPool", op, x, x._dims))]
 
-    def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
-        nchw = op.attrs["data_format"] == "NCHW"
-
-        def max_pool(x):
-            xn = _to_nhwc(x, nchw)
-            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
-            return _from_nhwc(xp, _max_pool(xp, xn, gh, gw), nchw)
-
-        return max_pool
-
     def gradient(self, op, g):
         x = op.inputs[0]
         return [_make_pool_op("MaxPoolGrad", [x, op.outputs[0], g], op.attrs)]
 
 
 @register_op
-class MaxPoolGrad(_PoolOp):
+class MaxPoolGrad(_MaxPoolBackward):
     """Inputs (orig_input, orig_output, grad): grad routed to each window's first maximum."""
 
-    def infer(self, op):
-        x, _, g = op.inputs
-        _float_only("MaxPoolGrad", g)
-        _same_dtype("MaxPoolGrad", "orig_input", x, "grad", g)
-        _pool_infer("MaxPoolGrad", op, x, x._dims)
-        return [(x.dtype, x._dims)]
-
-    def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
-        nchw = op.attrs["data_format"] == "NCHW"
-
-        def max_pool_grad(x, y, g):
-            xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(g, nchw)
-            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
-            return _from_nhwc(xp, _max_pool_grad(xp, xn, yn, gn, gh, gw), nchw)
-
-        return max_pool_grad
-
-    def gradient(self, op, grad):
-        x, y, _ = op.inputs
-        return [None, None, _make_pool_op("MaxPoolGradGrad", [x, y, grad], op.attrs)]
+    _compute = staticmethod(_max_pool_grad)
+    _pooled_output = False
+    _gradient_type = "MaxPoolGradGrad"
 
 
 @register_op
-class MaxPoolGradGrad(_PoolOp):
+class MaxPoolGradGrad(_MaxPoolBackward):
     """Inputs (orig_input, orig_output, grad of input's shape): grad read at each window's first maximum."""
 
-    def infer(self, op):
-        x, _, g = op.inputs
-        _float_only("MaxPoolGradGrad", g)
-        _same_dtype("MaxPoolGradGrad", "orig_input", x, "grad", g)
-        return [(x.dtype, _pool_infer("MaxPoolGradGrad", op, x, x._dims))]
-
-    def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
-        nchw = op.attrs["data_format"] == "NCHW"
-
-        def max_pool_grad_grad(x, y, gg):
-            xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(gg, nchw)
-            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
-            return _from_nhwc(xp, _max_pool_grad_grad(xp, xn, yn, gn, gh, gw), nchw)
-
-        return max_pool_grad_grad
-
-    def gradient(self, op, grad):
-        x, y, _ = op.inputs
-        return [None, None, _make_pool_op("MaxPoolGrad", [x, y, grad], op.attrs)]
+    _compute = staticmethod(_max_pool_grad_grad)
+    _pooled_output = True
+    _gradient_type = "MaxPoolGrad"
 
 
 @register_op
-class AvgPool(_PoolOp):
+class AvgPool(_ForwardPool):
     """Mean over each window's in-range elements."""
+
+    _compute = staticmethod(_avg_pool)
 
     def infer(self, op):
         (x,) = op.inputs
         _float_only("AvgPool", x)
         return [(x.dtype, _pool_infer("AvgPool", op, x, x._dims))]
-
-    def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
-        nchw = op.attrs["data_format"] == "NCHW"
-
-        def avg_pool(x):
-            xn = _to_nhwc(x, nchw)
-            gh, gw = geo.axes(xn.shape[1], xn.shape[2])
-            return _from_nhwc(xp, _avg_pool(xp, xn, gh, gw), nchw)
-
-        return avg_pool
 
     def gradient(self, op, g):
         return [_make_pool_op("AvgPoolGrad", [shape(op.inputs[0]), g], op.attrs)]
