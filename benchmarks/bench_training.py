@@ -37,17 +37,18 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy_reference as npref  # noqa: E402
+import numpy_reference as npref
 
-import flowgraph as tf  # noqa: E402
-from flowgraph.datasets import mnist  # noqa: E402
+import flowgraph as tf
+from flowgraph.datasets import mnist
 
 LR = 0.05
 
@@ -72,7 +73,9 @@ def batches(x: np.ndarray, y: np.ndarray, batch: int, count: int, flat: bool) ->
     out = []
     for i in range(count):
         xb = x[i * batch : (i + 1) * batch]
-        out.append((np.ascontiguousarray(xb.reshape(batch, 784) if flat else xb), y[i * batch : (i + 1) * batch].copy()))
+        out.append(
+            (np.ascontiguousarray(xb.reshape(batch, 784) if flat else xb), y[i * batch : (i + 1) * batch].copy())
+        )
     return out
 
 
@@ -101,7 +104,7 @@ def fg_mlp(v: dict[str, Any], x: Any) -> Any:
 class FGModel:
     """A flowgraph graph + session: ``train(x, y)`` runs one SGD step, ``loss``/``predict`` evaluate."""
 
-    def __init__(self, kind: str, params: dict[str, np.ndarray], lr: float, threads: int) -> None:
+    def __init__(self, kind: str, params: dict[str, np.ndarray], lr: float, threads: int, serial: bool = False) -> None:
         self.graph = tf.Graph()
         with self.graph.as_default():
             shape = [None, 28, 28, 1] if kind == "lenet" else [None, 784]
@@ -114,7 +117,10 @@ class FGModel:
             )
             self.train_op = tf.train.GradientDescentOptimizer(lr).minimize(self.loss_t)
             init = tf.global_variables_initializer()
-        config = tf.ConfigProto(inter_op_parallelism_threads=threads, intra_op_parallelism_threads=threads) if threads else None
+        if threads:
+            config = tf.ConfigProto(inter_op_parallelism_threads=threads, intra_op_parallelism_threads=threads)
+        else:  # library defaults; ``serial`` keeps BLAS's threads but runs the plan on the caller's thread
+            config = tf.ConfigProto(inter_op_parallelism_threads=1) if serial else None
         self.sess = tf.Session(graph=self.graph, config=config)
         self.sess.run(init)
 
@@ -134,7 +140,7 @@ class FGModel:
 # ---------------------------------------------------------------------------------------------
 # Peers: one worker process per peer, driven round by round from the parent
 # ---------------------------------------------------------------------------------------------
-PEERS = ("flowgraph", "pytorch", "numpy")
+PEERS = ("flowgraph", "pytorch", "numpy", "flowgraph_serial")
 
 
 def _cycle(items: list, fn: Callable) -> Callable[[], None]:
@@ -151,8 +157,8 @@ def _cycle(items: list, fn: Callable) -> Callable[[], None]:
 
 def make_step(peer: str, kind: str, mode: str, data: list[tuple], params: dict, threads: int) -> Callable[[], None]:
     """The step callable of one (peer, workload); ``mode`` is "train" or "infer"."""
-    if peer == "flowgraph":
-        fg = FGModel(kind, params, LR, threads)
+    if peer in ("flowgraph", "flowgraph_serial"):
+        fg = FGModel(kind, params, LR, threads, serial=peer == "flowgraph_serial")
         return _cycle(data, fg.train) if mode == "train" else _cycle([(x,) for x, _ in data], fg.predict)
     if peer == "numpy":
         ref = (npref.LeNet5 if kind == "lenet" else npref.MLP)(params, LR)
@@ -203,6 +209,7 @@ def worker(peer: str, threads: int, conn: Any) -> None:
         if cmd == "stop":
             return
         if cmd == "setup":
+            setup = msg
             step = None
             gc.collect()
             step = make_step(peer, msg["kind"], msg["mode"], msg["data"], msg["params"], threads)
@@ -217,20 +224,26 @@ def worker(peer: str, threads: int, conn: Any) -> None:
         elif cmd == "run":
             conn.send(_timed(step, msg["warmup"], msg["steps"], msg.get("cpu_time", False)))
         elif cmd == "memory":
-            conn.send(peak_step_bytes(step))
+            step = None  # a fresh model, built under tracemalloc
+            gc.collect()
+            conn.send(
+                peak_step_bytes(lambda s=setup: make_step(peer, s["kind"], s["mode"], s["data"], s["params"], threads))
+            )
 
 
 class Peers:
     """The worker processes of one thread setting (PyTorch left out when it cannot be imported)."""
 
-    def __init__(self, threads: int, use_torch: bool) -> None:
+    def __init__(self, threads: int, use_torch: bool, serial_variant: bool = True) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
         self.procs: dict[str, tuple] = {}
         self.info: dict[str, Any] = {}
         for peer in PEERS:
-            if peer == "pytorch" and not use_torch:
+            if (peer == "pytorch" and not use_torch) or (
+                peer == "flowgraph_serial" and (threads or not serial_variant)
+            ):
                 continue
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=worker, args=(peer, threads, child), daemon=True)
@@ -262,30 +275,42 @@ def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             k = n_steps[name]
-            rates[name].append(k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k, "cpu_time": cpu_time}))
+            rates[name].append(
+                k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k, "cpu_time": cpu_time})
+            )
     return rates
 
 
-def peak_step_bytes(step: Callable, repeats: int = 3) -> int:
-    """Peak bytes allocated above the starting level during one call of ``step`` (min over ``repeats``).
+def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 3, repeats: int = 3) -> dict:
+    """Peak bytes above the level before one training step, and what the step leaves behind.
 
     tracemalloc sees every NumPy data buffer (NumPy reports its allocations to it) and all Python
-    objects, so for NumPy-based code it measures exactly the arrays and objects a step creates,
-    whatever the allocator does with freed pages (RSS deltas would mostly show pages kept by
-    malloc from earlier steps). Memory alive before the step (parameters, cached buffers, the
-    inputs) is not counted: the figure is the step's working set. Run after warm-up steps, so
-    one-off plan building is excluded.
+    objects, so it measures the arrays a step creates, whatever the allocator does with freed pages
+    (RSS deltas mostly show pages malloc kept from earlier steps). Tracing starts *before* the
+    model is built, so every array is tracked, including the parameters: a step that replaces a
+    parameter array (flowgraph's updates write fresh arrays) is charged only while old and new
+    both live, and the release of the old one counts. ``peak`` is the step's transient working
+    set above the steady state, ``left`` the change in live bytes after it (about 0 for both).
+    Measured after ``warmup`` steps (plan building excluded); the minimum over ``repeats`` steps.
     """
-    best = None
-    for _ in range(repeats):
-        gc.collect()
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        step()
-        peak = tracemalloc.get_traced_memory()[1] - base
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step = make()
+        for _ in range(warmup):
+            step()
+        peaks, lefts = [], []
+        for _ in range(repeats):
+            gc.collect()
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            step()
+            cur, peak = tracemalloc.get_traced_memory()
+            peaks.append(peak - base)
+            lefts.append(cur - base)
+    finally:
         tracemalloc.stop()
-        best = peak if best is None else min(best, peak)
-    return best
+    return {"peak": min(peaks), "left": min(lefts)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +332,10 @@ def cross_check(data: tuple, torch: Any, threads: int) -> list[dict]:
         for x, y in train:
             ref.train_step(x, y)
             fg.train(x, y)
-        row["test_loss"] = {"numpy": _chunked_loss(ref.loss, test_x, yte), "flowgraph": _chunked_loss(fg.loss, test_x, yte)}
+        row["test_loss"] = {
+            "numpy": _chunked_loss(ref.loss, test_x, yte),
+            "flowgraph": _chunked_loss(fg.loss, test_x, yte),
+        }
         wdiff = max(float(np.max(np.abs(fg.sess.run(fg.v[k]) - ref.p[k]))) for k in params)
         row["max_weight_diff_fg_numpy"] = wdiff
         if torch is not None:
@@ -317,7 +345,9 @@ def cross_check(data: tuple, torch: Any, threads: int) -> list[dict]:
             row["first_loss"]["pytorch"] = tr.loss(tref.images(train[0][0]), tref.labels(train[0][1]))
             for x, y in train:
                 tr.step(tref.images(x), tref.labels(y))
-            row["test_loss"]["pytorch"] = _chunked_loss(lambda a, b: tr.loss(tref.images(a), tref.labels(b)), test_x, yte)
+            row["test_loss"]["pytorch"] = _chunked_loss(
+                lambda a, b, tr=tr: tr.loss(tref.images(a), tref.labels(b)), test_x, yte
+            )
         out.append(row)
     return out
 
@@ -344,8 +374,13 @@ WORKLOADS = [
 
 def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np.ndarray, use_torch: bool) -> dict:
     """All workloads under one thread setting (0: library defaults)."""
-    peers = Peers(threads, use_torch)
-    result: dict[str, Any] = {"threads": threads or "default", "rows": [], "memory": [], "cpu_time": args.cpu_time and threads == 1}
+    peers = Peers(threads, use_torch, not args.no_serial_variant)
+    result: dict[str, Any] = {
+        "threads": threads or "default",
+        "rows": [],
+        "memory": [],
+        "cpu_time": args.cpu_time and threads == 1,
+    }
     if "pytorch" in peers.info:
         result["torch_threads"] = peers.info["pytorch"]["torch_threads"]
     names = list(peers.procs)
@@ -359,22 +394,37 @@ def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np
                 "data": batches(xtr, ytr, batch, args.batches, flat=kind == "mlp"),
             }  # fmt: skip
             rates = measure(peers, names, setup, batch, args.rounds, args.warmup, args.cpu_time and threads == 1)
-            row = {"workload": label, "batch": batch, "rates": rates, "median": {k: statistics.median(v) for k, v in rates.items()}}
+            row = {
+                "workload": label,
+                "batch": batch,
+                "rates": rates,
+                "median": {k: statistics.median(v) for k, v in rates.items()},
+            }
             for peer in ("pytorch", "numpy"):
                 if peer in rates:
                     row[f"fg/{peer}"] = statistics.median(f / p for f, p in zip(rates["flowgraph"], rates[peer]))
             result["rows"].append(row)
             med = row["median"]
-            print(f"{label:<20} " + "  ".join(f"{k} {v:>9,.0f}/s" for k, v in med.items())
-                  + "  " + "  ".join(f"{k} {row[k]:.2f}x" for k in ("fg/pytorch", "fg/numpy") if k in row)
-                  + f"  (load {os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"{label:<20} "
+                + "  ".join(f"{k} {v:>9,.0f}/s" for k, v in med.items())
+                + "  "
+                + "  ".join(f"{k} {row[k]:.2f}x" for k in ("fg/pytorch", "fg/numpy") if k in row)
+                + f"  (load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
             if mode == "train" and not args.no_memory:
-                mem = {"workload": label, "flowgraph": peers.ask("flowgraph", {"cmd": "memory"}),
-                       "numpy": peers.ask("numpy", {"cmd": "memory"})}  # fmt: skip
+                fgm, npm = peers.ask("flowgraph", {"cmd": "memory"}), peers.ask("numpy", {"cmd": "memory"})
+                mem = {"workload": label, "flowgraph": fgm["peak"], "numpy": npm["peak"],
+                       "flowgraph_left": fgm["left"], "numpy_left": npm["left"]}  # fmt: skip
                 mem["ratio"] = mem["flowgraph"] / mem["numpy"]
                 result["memory"].append(mem)
-                print(f"  peak memory of one step: flowgraph {mem['flowgraph'] / 2**20:.2f} MiB, "
-                      f"numpy {mem['numpy'] / 2**20:.2f} MiB, ratio {mem['ratio']:.2f}", flush=True)
+                print(
+                    f"  peak memory of one step: flowgraph {mem['flowgraph'] / 2**20:.2f} MiB, "
+                    f"numpy {mem['numpy'] / 2**20:.2f} MiB, ratio {mem['ratio']:.2f} (left after the step: "
+                    f"{fgm['left'] / 2**10:.0f} / {npm['left'] / 2**10:.0f} KiB)",
+                    flush=True,
+                )
     finally:
         peers.close()
     return result
@@ -423,10 +473,12 @@ def profile(args: argparse.Namespace, threads: int, kind: str = "lenet", batch: 
             by_type[k].append(v)
         op_sum.append(sum(per_type.values()))
     wall = statistics.median(plain)
-    print(f"{'LeNet-5' if kind == 'lenet' else 'MLP'} training step, batch {batch}, threads {threads or 'default'}: median {wall / 1e3:,.0f} us untraced "
-          f"({batch * 1e9 / wall:,.0f} images/s), {statistics.median(traced) / 1e3:,.0f} us traced; kernels "
-          f"{statistics.median(op_sum) / 1e3:,.0f} us; the rest (executor, feeds, tracing) "
-          f"{(statistics.median(traced) - statistics.median(op_sum)) / 1e3:,.0f} us of the traced step")
+    print(
+        f"{'LeNet-5' if kind == 'lenet' else 'MLP'} training step, batch {batch}, threads {threads or 'default'}: median {wall / 1e3:,.0f} us untraced "
+        f"({batch * 1e9 / wall:,.0f} images/s), {statistics.median(traced) / 1e3:,.0f} us traced; kernels "
+        f"{statistics.median(op_sum) / 1e3:,.0f} us; the rest (executor, feeds, tracing) "
+        f"{(statistics.median(traced) - statistics.median(op_sum)) / 1e3:,.0f} us of the traced step"
+    )
     print(f"\n{'op type':<40}{'us/step':>9}{'% of step':>11}{'nodes':>7}")
     counts: dict[str, int] = defaultdict(int)
     for name, t in by_node:
@@ -446,6 +498,34 @@ def profile(args: argparse.Namespace, threads: int, kind: str = "lenet", batch: 
     prof.disable()
     print(f"\ncProfile, {steps} untraced steps, top functions by own time:")
     pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+    try:
+        import torch
+        import torch_reference as tref
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+    except ImportError:
+        return
+    if threads:
+        torch.set_num_threads(threads)
+    params = npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES)
+    trainer = tref.Trainer((tref.lenet_from_params if kind == "lenet" else tref.mlp_from_params)(params), LR)
+    tstep = _cycle([(tref.images(x), tref.labels(y)) for x, y in data], trainer.step)
+    for _ in range(20):
+        tstep()
+    t0 = time.perf_counter_ns()
+    for _ in range(steps):
+        tstep()
+    t_wall = (time.perf_counter_ns() - t0) / steps
+    with torch_profile(activities=[ProfilerActivity.CPU]) as tp:
+        for _ in range(steps):
+            tstep()
+    print(
+        f"\nPyTorch, same step: {t_wall / 1e3:,.0f} us unprofiled ({batch * 1e9 / t_wall:,.0f} images/s); "
+        f"top ATen ops by self CPU time (us per step):"
+    )
+    rows = sorted(tp.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    for e in rows[:12]:
+        print(f"  {e.key[:52]:<54}{e.self_cpu_time_total / steps:>9,.0f}{e.count // steps:>5} calls")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,7 +561,6 @@ def micro(args: argparse.Namespace, threads: int, n: int = 64) -> None:
     rng = np.random.default_rng(0)
     f32 = np.float32
     x = rng.standard_normal((n, 28, 28, 6), dtype=f32)  # conv1's output: LeNet's largest activation
-    g = rng.standard_normal((n, 28, 28, 6), dtype=f32)
     b = rng.standard_normal(6, dtype=f32)
     b_tiled = np.tile(b, 28 * 28)
     zeros = np.zeros_like(x)
@@ -491,8 +570,11 @@ def micro(args: argparse.Namespace, threads: int, n: int = 64) -> None:
     groups: dict[str, list] = {
         f"BiasAdd, NHWC ({n}, 28, 28, 6) + (6,)": [
             ("x + b (flowgraph's BiasAdd kernel)", lambda: x + b, None),
-            ("(x.reshape(N, -1) + tile(b, H*W)).reshape(x.shape), tile cached per shape",
-             lambda: (x.reshape(n, -1) + b_tiled).reshape(x.shape), lambda: x + b),
+            (
+                "(x.reshape(N, -1) + tile(b, H*W)).reshape(x.shape), tile cached per shape",
+                lambda: (x.reshape(n, -1) + b_tiled).reshape(x.shape),
+                lambda: x + b,
+            ),
         ],
         f"Relu, ({n}, 28, 28, 6)": [
             ("np.maximum(x, 0) (flowgraph's Relu kernel)", lambda: np.maximum(x, 0), None),
@@ -529,7 +611,11 @@ def micro(args: argparse.Namespace, threads: int, n: int = 64) -> None:
     groups[f"conv1 forward GEMM on taps-first patches (25, {n}*784)"] = [
         ("cols.T @ w -> NHWC (N*784, 6): M=N*784, K=25, N=6", lambda: cols.T @ w1, None),
         ("w.T @ cols -> channel-major (6, N*784): M=6, K=25, N=N*784", lambda: w1.T @ cols, None),
-        ("w.T @ cols, then transposed to NHWC (one copy)", lambda: np.ascontiguousarray((w1.T @ cols).T), lambda: cols.T @ w1),
+        (
+            "w.T @ cols, then transposed to NHWC (one copy)",
+            lambda: np.ascontiguousarray((w1.T @ cols).T),
+            lambda: cols.T @ w1,
+        ),
         ("  the im2col copy itself (taps-first)", lambda: npref._patches_taps_first(xp, 5), None),
     ]
     for title, cases in groups.items():
@@ -566,6 +652,17 @@ def machine() -> dict:
         "flowgraph": flowgraph.__version__,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
     }
+    try:  # read-only git queries: which flowgraph was measured
+        repo = Path(__file__).resolve().parent.parent
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "flowgraph"], capture_output=True, text=True, check=False
+        )
+        info["commit"] = head.stdout.strip() + (" + uncommitted changes in flowgraph/" if dirty.stdout.strip() else "")
+    except OSError:
+        info["commit"] = "?"
     try:
         import torch
 
@@ -577,21 +674,37 @@ def machine() -> dict:
 
 def markdown(info: dict, results: list[dict], check: list | None, command: str) -> str:
     lines = [
-        f"Date {info['date']}; CPU `{info['cpu']}` ({info['cpus']} vCPUs); load average before "
-        f"{info['load_before'][0]:.2f}, after {info['load_after'][0]:.2f}; Python {info['python']}, NumPy "
-        f"{info['numpy']}, PyTorch {info['torch']}, `OPENBLAS_CORETYPE` {info['OPENBLAS_CORETYPE']}.",
+        (
+            f"Date {info['date']}; CPU `{info['cpu']}` ({info['cpus']} vCPUs); load average before "
+            f"{info['load_before'][0]:.2f}, after {info['load_after'][0]:.2f}; Python {info['python']}, NumPy "
+            f"{info['numpy']}, PyTorch {info['torch']}, `OPENBLAS_CORETYPE` {info['OPENBLAS_CORETYPE']}."
+        ),
         "",
-        f"Command: `{command}`",
+        f"Command: `{command}` (flowgraph at {info['commit']})",
         "",
     ]
     for res in results:
         th = res["threads"]
-        title = "library defaults (OpenBLAS and PyTorch: one thread per core; flowgraph `ConfigProto()`)" if th == "default" else f"{th} thread"
+        title = (
+            "library defaults (OpenBLAS and PyTorch: one thread per core; flowgraph `ConfigProto()`)"
+            if th == "default"
+            else f"{th} thread"
+        )
         if res.get("cpu_time"):
             title += ", timed by each worker's process CPU time"
-        lines += [f"Threads: {title}" + (f"; PyTorch reports {res['torch_threads']}" if "torch_threads" in res else "") + ".", ""]
-        lines += ["| workload | flowgraph (img/s) | PyTorch CPU (img/s) | hand-written NumPy (img/s) | flowgraph / PyTorch | flowgraph / NumPy |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"Threads: {title}" + (f"; PyTorch reports {res['torch_threads']}" if "torch_threads" in res else "") + ".",
+            "",
+        ]
+        serial = any("flowgraph_serial" in row["median"] for row in res["rows"])
+        lines += [
+            (
+                "| workload | flowgraph (img/s) | PyTorch CPU (img/s) | hand-written NumPy (img/s) | flowgraph / PyTorch "
+                "| flowgraph / NumPy |"
+            )
+            + (" flowgraph, serial plan (img/s) |" if serial else ""),
+            "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if serial else ""),
+        ]
         for row in res["rows"]:
             m = row["median"]
             lines.append(
@@ -600,17 +713,27 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
                 + f" | {m['numpy']:,.0f} | "
                 + (f"{row['fg/pytorch']:.2f}x" if "fg/pytorch" in row else "—")
                 + f" | {row['fg/numpy']:.2f}x |"
+                + (f" {m['flowgraph_serial']:,.0f} |" if "flowgraph_serial" in m else (" — |" if serial else ""))
             )
         lines.append("")
         if res.get("memory"):
-            lines += ["| peak memory of one training step (tracemalloc) | flowgraph (MiB) | hand-written NumPy (MiB) | flowgraph / NumPy |",
-                      "| --- | ---: | ---: | ---: |"]
+            lines += [
+                (
+                    "| peak memory of one training step above the steady state (tracemalloc) | flowgraph (MiB) "
+                    "| hand-written NumPy (MiB) | flowgraph / NumPy |"
+                ),
+                "| --- | ---: | ---: | ---: |",
+            ]
             for mem in res["memory"]:
-                lines.append(f"| {mem['workload']} | {mem['flowgraph'] / 2**20:.2f} | {mem['numpy'] / 2**20:.2f} | {mem['ratio']:.2f}x |")
+                lines.append(
+                    f"| {mem['workload']} | {mem['flowgraph'] / 2**20:.2f} | {mem['numpy'] / 2**20:.2f} | {mem['ratio']:.2f}x |"
+                )
             lines.append("")
     if check:
-        lines += ["| cross-check: same He-init weights, same batches (first of the training set, batch 64), SGD lr 0.05 | flowgraph | PyTorch | NumPy | max abs weight diff flowgraph vs NumPy |",
-                  "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "| cross-check: same He-init weights, same batches (first of the training set, batch 64), SGD lr 0.05 | flowgraph | PyTorch | NumPy | max abs weight diff flowgraph vs NumPy |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
         for row in check:
             t = row["test_loss"]
             lines.append(
@@ -624,20 +747,37 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", default="0,1", help="thread settings, comma-separated: 0 = library defaults, N = N threads (default %(default)s)")
+    ap.add_argument(
+        "--threads",
+        default="0,1",
+        help="thread settings, comma-separated: 0 = library defaults, N = N threads (default %(default)s)",
+    )
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps before each timed run")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per peer per round")
     ap.add_argument("--batches", type=int, default=16, help="distinct batches cycled through")
     ap.add_argument("--only", nargs="*", help="only workloads whose label contains one of these strings")
-    ap.add_argument("--cpu-time", action="store_true",
-                    help="time the 1-thread setting by each worker's CPU time (steadier on a loaded machine)")
+    ap.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the 1-thread setting by each worker's CPU time (steadier on a loaded machine)",
+    )
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when importable")
+    ap.add_argument(
+        "--no-serial-variant",
+        action="store_true",
+        help="leave out the extra 'flowgraph, serial plan' peer of the library-default setting",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     ap.add_argument("--skip-check", action="store_true", help="skip the same-weights loss cross-check")
     ap.add_argument("--check-only", action="store_true")
-    ap.add_argument("--profile", nargs="?", const="lenet", choices=("lenet", "mlp"),
-                    help="profile flowgraph's LeNet-5 (batch 64) or MLP (batch 128) step (1 thread unless --threads)")
+    ap.add_argument(
+        "--profile",
+        nargs="?",
+        const="lenet",
+        choices=("lenet", "mlp"),
+        help="profile flowgraph's LeNet-5 (batch 64) or MLP (batch 128) step (1 thread unless --threads)",
+    )
     ap.add_argument("--micro", action="store_true", help="time the profile's hot kernels and alternatives")
     ap.add_argument("--json", default=None, help="write the raw results here")
     ap.add_argument("--markdown", default=None, help="write the Markdown tables here")
@@ -661,8 +801,12 @@ def main() -> None:
     if not args.skip_check:
         check = cross_check((xtr, ytr, xte, yte), torch, 0)
         for row in check:
-            print(f"check {row['model']}: test loss " + ", ".join(f"{k} {v:.5f}" for k, v in row["test_loss"].items())
-                  + f"; max |weight diff| flowgraph vs numpy {row['max_weight_diff_fg_numpy']:.1e}", flush=True)
+            print(
+                f"check {row['model']}: test loss "
+                + ", ".join(f"{k} {v:.5f}" for k, v in row["test_loss"].items())
+                + f"; max |weight diff| flowgraph vs numpy {row['max_weight_diff_fg_numpy']:.1e}",
+                flush=True,
+            )
     results = []
     if not args.check_only:
         for th in (int(t) for t in args.threads.split(",")):

@@ -177,8 +177,9 @@ class _Model:
         logits += p["fc3/b"]
         return h1, h2, logits
 
-    def _dense_head_grad(self, f: np.ndarray, h1: np.ndarray, h2: np.ndarray, d: np.ndarray, g: dict,
-                         need_input_grad: bool) -> np.ndarray | None:
+    def _dense_head_grad(
+        self, f: np.ndarray, h1: np.ndarray, h2: np.ndarray, d: np.ndarray, g: dict, need_input_grad: bool
+    ) -> np.ndarray | None:
         p, ones = self.p, self.ones(f.shape[0])
         g["fc3/w"], g["fc3/b"] = h2.T @ d, ones @ d
         d = d @ p["fc3/w"].T

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - PyTorch's usual alias
+import torch.nn.functional as F
 from torch import nn
 
 

@@ -498,6 +498,7 @@ class BaseSession:
             # TF1: 0 picks one thread per core; negative runs everything on the caller's thread.
             threads = 1 if threads and threads < 0 else (os.cpu_count() or 1)
         self._inter_op = int(threads)
+        self._autotune = not self._config.inter_op_parallelism_threads
         intra = self._config.intra_op_parallelism_threads
         if intra and intra > 0:
             try:
@@ -643,7 +644,9 @@ class BaseSession:
         t_start = time.time()
         plan = entry.plan
         try:
-            if plan.parallel:
+            if plan.parallel and trace is None and self._autotune and not getattr(plan, "tuned", False):
+                results = self._tuning_run(entry, args)
+            elif plan.parallel:
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), trace)
             elif plan.calibrate:
@@ -660,6 +663,37 @@ class BaseSession:
             raise self._serial_error(entry.compiled, e) from e
         if trace is not None:
             self._record_trace(run_metadata, trace, t_start)
+        return results
+
+    #: Runs a parallel plan is timed each way before the faster executor is kept.
+    TUNING_RUNS = 4
+
+    def _tuning_run(self, entry: _Signature, args: list | tuple) -> tuple:
+        """Alternates the serial and parallel executors on a plan's first runs and keeps the faster.
+
+        Whether overlapping ops pays depends on the kernels' sizes, the BLAS threads and how busy
+        the cores are; many training graphs of small ops run faster serially (no hand-offs), so with
+        the default ``inter_op_parallelism_threads=0`` the session measures instead of guessing. An
+        explicit thread count is obeyed as given.
+        """
+        plan = entry.plan
+        times = plan.__dict__.setdefault("tuning_times", {"serial": [], "parallel": []})
+        n = len(times["serial"]) + len(times["parallel"])
+        use_parallel = n % 2 == 0
+        t0 = time.perf_counter()
+        if use_parallel:
+            with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
+                results = run_parallel(plan, tuple(args), self._get_pool(), None)
+        else:
+            results = entry.fn(*args)
+        dt = time.perf_counter() - t0
+        if n >= 2:  # the first pair warms caches and is not counted
+            times["parallel" if use_parallel else "serial"].append(dt)
+        if min(len(times["serial"]), len(times["parallel"])) >= self.TUNING_RUNS:
+            serial, parallel = sorted(times["serial"])[1], sorted(times["parallel"])[1]
+            plan.tuned = True
+            if serial <= parallel:
+                plan.parallel = False
         return results
 
     def _resolve_feeds(self, feed_dict: dict) -> tuple:
