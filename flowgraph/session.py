@@ -678,7 +678,8 @@ class BaseSession:
         """
         plan = entry.plan
         times = plan.__dict__.setdefault("tuning_times", {"serial": [], "parallel": []})
-        n = len(times["serial"]) + len(times["parallel"])
+        n = plan.__dict__.get("tuning_runs", 0)
+        plan.tuning_runs = n + 1
         use_parallel = n % 2 == 0
         t0 = time.perf_counter()
         if use_parallel:
