@@ -427,3 +427,32 @@ def test_config_proto_threads():
         assert sess._inter_op == 1  # negative: run on the caller's thread
     with tf.Session() as sess:
         assert sess._inter_op >= 1
+
+
+def test_default_session_times_both_executors_and_keeps_one():
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.placeholder(tf.float32, [256, 256])
+        outs = [tf.tanh(tf.matmul(a, a)) for _ in range(2)]
+        total = tf.add_n(outs)
+    value = np.random.default_rng(0).random((256, 256), dtype=np.float32) / 256
+    want = None
+    with tf.Session(graph=g) as sess:
+        for _ in range(12):
+            got = sess.run(total, {a: value})
+            want = got if want is None else want
+            np.testing.assert_array_equal(got, want)  # either executor, same bits
+        plans = [e.plan for e in sess._signatures.values()]
+    assert any(getattr(p, "tuned", False) for p in plans)
+
+
+def test_explicit_inter_op_threads_are_obeyed():
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.placeholder(tf.float32, [256, 256])
+        total = tf.add_n([tf.matmul(a, a) for _ in range(2)])
+    with tf.Session(graph=g, config=tf.ConfigProto(inter_op_parallelism_threads=2)) as sess:
+        for _ in range(12):
+            sess.run(total, {a: np.ones((256, 256), np.float32)})
+        plans = [e.plan for e in sess._signatures.values()]
+    assert all(p.parallel and not getattr(p, "tuned", False) for p in plans)
