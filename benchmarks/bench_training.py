@@ -4,7 +4,8 @@ Run: python benchmarks/bench_training.py                  # cross-check, then li
      python benchmarks/bench_training.py --threads 1      # one thread setting only
      python benchmarks/bench_training.py --check-only     # only the same-weights loss cross-check
      python benchmarks/bench_training.py --markdown PATH  # also write the tables as Markdown
-     python benchmarks/bench_training.py --profile        # where flowgraph's LeNet-5 step spends its time
+     python benchmarks/bench_training.py --combine A.json B.json  # pool the rounds of earlier --json runs
+     python benchmarks/bench_training.py --profile [mlp]  # where flowgraph's LeNet-5 (or MLP) step spends its time
      python benchmarks/bench_training.py --micro          # NumPy kernel alternatives behind the profile's advice
 
 Workloads (ANCHORS.md): LeNet-5 training (SGD) at batch 64 and 128, LeNet-5 inference at batch 256,
@@ -159,7 +160,9 @@ def make_step(peer: str, kind: str, mode: str, data: list[tuple], params: dict, 
     """The step callable of one (peer, workload); ``mode`` is "train" or "infer"."""
     if peer in ("flowgraph", "flowgraph_serial"):
         fg = FGModel(kind, params, LR, threads, serial=peer == "flowgraph_serial")
-        return _cycle(data, fg.train) if mode == "train" else _cycle([(x,) for x, _ in data], fg.predict)
+        step = _cycle(data, fg.train) if mode == "train" else _cycle([(x,) for x, _ in data], fg.predict)
+        step.session = fg.sess  # type: ignore[attr-defined]
+        return step
     if peer == "numpy":
         ref = (npref.LeNet5 if kind == "lenet" else npref.MLP)(params, LR)
         return _cycle(data, ref.train_step) if mode == "train" else _cycle([(x,) for x, _ in data], ref.predict)
@@ -180,6 +183,16 @@ def _timed(step: Callable[[], None], warmup: int, k: int, cpu_time: bool = False
     for _ in range(k):
         step()
     return clock() - t0
+
+
+def _executor_used(step: Any) -> str | None:
+    """ "serial" or "parallel": which executor flowgraph's session settled on (diagnostics; None if unknown)."""
+    sess = getattr(step, "session", None)
+    try:
+        plans = [e.plan for e in sess._signatures.values()]  # a private attribute: diagnostics only
+        return "parallel" if any(p.parallel for p in plans) else "serial"
+    except AttributeError:
+        return None
 
 
 def worker(peer: str, threads: int, conn: Any) -> None:
@@ -220,7 +233,7 @@ def worker(peer: str, threads: int, conn: Any) -> None:
             while time.perf_counter() - t0 < msg["seconds"] / 4 or k < 3:
                 step()
                 k += 1
-            conn.send(max(5, round(k * msg["seconds"] / (time.perf_counter() - t0))))
+            conn.send((max(5, round(k * msg["seconds"] / (time.perf_counter() - t0))), _executor_used(step)))
         elif cmd == "run":
             conn.send(_timed(step, msg["warmup"], msg["steps"], msg.get("cpu_time", False)))
         elif cmd == "memory":
@@ -267,9 +280,12 @@ class Peers:
             proc.join()
 
 
-def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int, warmup: int, cpu_time: bool) -> dict:
-    """Interleaved rounds (peer order rotating); returns {peer: [images/s per round]}."""
-    n_steps = {name: peers.ask(name, {"cmd": "setup", **setup}) for name in names}
+def measure(
+    peers: Peers, names: list[str], setup: dict, batch: int, rounds: int, warmup: int, cpu_time: bool
+) -> tuple[dict, str | None]:
+    """Interleaved rounds (peer order rotating); returns ({peer: [images/s per round]}, flowgraph's executor)."""
+    answers = {name: peers.ask(name, {"cmd": "setup", **setup}) for name in names}
+    n_steps = {name: a[0] for name, a in answers.items()}
     rates: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
@@ -278,10 +294,10 @@ def measure(peers: Peers, names: list[str], setup: dict, batch: int, rounds: int
             rates[name].append(
                 k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k, "cpu_time": cpu_time})
             )
-    return rates
+    return rates, answers["flowgraph"][1]
 
 
-def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 3, repeats: int = 3) -> dict:
+def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 15, repeats: int = 3) -> dict:
     """Peak bytes above the level before one training step, and what the step leaves behind.
 
     tracemalloc sees every NumPy data buffer (NumPy reports its allocations to it) and all Python
@@ -291,7 +307,8 @@ def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 3, rep
     parameter array (flowgraph's updates write fresh arrays) is charged only while old and new
     both live, and the release of the old one counts. ``peak`` is the step's transient working
     set above the steady state, ``left`` the change in live bytes after it (about 0 for both).
-    Measured after ``warmup`` steps (plan building excluded); the minimum over ``repeats`` steps.
+    Measured after ``warmup`` steps (plan building and the session's serial-vs-parallel tuning runs
+    excluded); the minimum over ``repeats`` steps.
     """
     gc.collect()
     tracemalloc.start()
@@ -393,10 +410,13 @@ def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np
                 "params": npref.he_init(npref.LENET_SHAPES if kind == "lenet" else npref.MLP_SHAPES, seed=0),
                 "data": batches(xtr, ytr, batch, args.batches, flat=kind == "mlp"),
             }  # fmt: skip
-            rates = measure(peers, names, setup, batch, args.rounds, args.warmup, args.cpu_time and threads == 1)
+            rates, executor = measure(
+                peers, names, setup, batch, args.rounds, args.warmup, args.cpu_time and threads == 1
+            )
             row = {
                 "workload": label,
                 "batch": batch,
+                "executor": executor,
                 "rates": rates,
                 "median": {k: statistics.median(v) for k, v in rates.items()},
             }
@@ -410,7 +430,7 @@ def run_setting(args: argparse.Namespace, threads: int, xtr: np.ndarray, ytr: np
                 + "  ".join(f"{k} {v:>9,.0f}/s" for k, v in med.items())
                 + "  "
                 + "  ".join(f"{k} {row[k]:.2f}x" for k in ("fg/pytorch", "fg/numpy") if k in row)
-                + f"  (load {os.getloadavg()[0]:.2f})",
+                + f"  (flowgraph executor: {executor}; load {os.getloadavg()[0]:.2f})",
                 flush=True,
             )
             if mode == "train" and not args.no_memory:
@@ -630,7 +650,7 @@ def micro(args: argparse.Namespace, threads: int, n: int = 64) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Driver: both thread settings in subprocesses, Markdown output
+# Driver: thread settings in turn, Markdown output
 # ---------------------------------------------------------------------------------------------
 def machine() -> dict:
     model = platform.processor()
@@ -708,7 +728,9 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
         for row in res["rows"]:
             m = row["median"]
             lines.append(
-                f"| {row['workload']} | {m['flowgraph']:,.0f} | "
+                f"| {row['workload']} | {m['flowgraph']:,.0f}"
+                + (f" ({row['executor']})" if serial and row.get("executor") else "")
+                + " | "
                 + (f"{m['pytorch']:,.0f}" if "pytorch" in m else "—")
                 + f" | {m['numpy']:,.0f} | "
                 + (f"{row['fg/pytorch']:.2f}x" if "fg/pytorch" in row else "—")
@@ -743,6 +765,37 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def combine(args: argparse.Namespace) -> None:
+    """Pools the rounds of several ``--json`` runs (same workloads): medians and per-round ratios over all."""
+    runs = [json.loads(Path(f).read_text()) for f in args.combine]
+    info = dict(runs[0]["info"])
+    info["date"] = ", ".join(r["info"]["date"] for r in runs)
+    info["load_before"] = (max(r["info"]["load_before"][0] for r in runs),)
+    info["load_after"] = (max(r["info"]["load_after"][0] for r in runs),)
+    results = []
+    for i, res in enumerate(runs[0]["results"]):
+        out = {k: v for k, v in res.items() if k not in ("rows", "memory")}
+        out["rows"], out["memory"] = [], runs[-1]["results"][i]["memory"]
+        for j, row in enumerate(res["rows"]):
+            rates: dict[str, list] = {}
+            for r in runs:
+                for peer, v in r["results"][i]["rows"][j]["rates"].items():
+                    rates.setdefault(peer, []).extend(v)
+            new = {"workload": row["workload"], "batch": row["batch"], "rates": rates,
+                   "executor": "/".join(str(r["results"][i]["rows"][j].get("executor")) for r in runs)}  # fmt: skip
+            new["median"] = {k: statistics.median(v) for k, v in rates.items()}
+            for peer in ("pytorch", "numpy"):
+                if peer in rates:
+                    new[f"fg/{peer}"] = statistics.median(f / p for f, p in zip(rates["flowgraph"], rates[peer]))
+            out["rows"].append(new)
+        results.append(out)
+    command = f"python benchmarks/bench_training.py (run {len(runs)} times, rounds pooled with --combine)"
+    md = markdown(info, results, runs[0].get("check"), command)
+    print(md)
+    if args.markdown:
+        Path(args.markdown).write_text(md + "\n")
 
 
 def main() -> None:
@@ -780,8 +833,14 @@ def main() -> None:
     )
     ap.add_argument("--micro", action="store_true", help="time the profile's hot kernels and alternatives")
     ap.add_argument("--json", default=None, help="write the raw results here")
+    ap.add_argument(
+        "--combine", nargs="+", metavar="JSON", help="pool the rounds of earlier --json runs into one set of tables"
+    )
     ap.add_argument("--markdown", default=None, help="write the Markdown tables here")
     args = ap.parse_args()
+    if args.combine:
+        combine(args)
+        return
     if args.profile or args.micro:
         th = 1 if args.threads == "0,1" else int(args.threads)
         if args.profile:

@@ -666,7 +666,7 @@ class BaseSession:
         return results
 
     #: Runs a parallel plan is timed each way before the faster executor is kept.
-    TUNING_RUNS = 4
+    TUNING_RUNS = 8
 
     def _tuning_run(self, entry: _Signature, args: list | tuple) -> tuple:
         """Alternates the serial and parallel executors on a plan's first runs and keeps the faster.
@@ -691,9 +691,12 @@ class BaseSession:
         if n >= 2:  # the first pair warms caches and is not counted
             times["parallel" if use_parallel else "serial"].append(dt)
         if min(len(times["serial"]), len(times["parallel"])) >= self.TUNING_RUNS:
-            serial, parallel = sorted(times["serial"])[1], sorted(times["parallel"])[1]
+            serial, parallel = sorted(times["serial"]), sorted(times["parallel"])
+            mid = self.TUNING_RUNS // 2
             plan.tuned = True
-            if serial <= parallel:
+            # Threads must win clearly: one run can vary 2x on a busy machine, and a wrong
+            # "parallel" costs graphs of small ops up to half their speed.
+            if parallel[mid] > 0.8 * serial[mid]:
                 plan.parallel = False
         return results
 
