@@ -13,6 +13,7 @@ from flowgraph.train.learning_rate_decay import (
     polynomial_decay,
 )
 from flowgraph.train.momentum import MomentumOptimizer
+from flowgraph.train.moving_averages import ExponentialMovingAverage
 from flowgraph.train.optimizer import Optimizer
 from flowgraph.train.rmsprop import RMSPropOptimizer
 from flowgraph.train.saver import (
@@ -40,6 +41,7 @@ __all__ = [
     "AdagradOptimizer",
     "AdamOptimizer",
     "CheckpointState",
+    "ExponentialMovingAverage",
     "GradientDescentOptimizer",
     "MomentumOptimizer",
     "NewCheckpointReader",
