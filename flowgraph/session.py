@@ -23,7 +23,7 @@ from flowgraph.backend import Backend, CupyBackend, NumpyBackend, default_backen
 from flowgraph.config import CPU, GPU, device_name, gpu_count, gpu_unavailable_reason, parse_device
 from flowgraph.graph import Graph, Operation, Tensor, as_bytes_array, get_default_graph
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
-from flowgraph.runtime.plan import Plan, build_plan, retune
+from flowgraph.runtime.plan import Plan, build_plan, c_order, retune
 from flowgraph.shapes import TensorShape
 
 
@@ -614,6 +614,10 @@ class BaseSession:
         graph._runs += 1
         if plan.host_copy:  # some fetched value lives on a GPU
             results = [to_host(v) for v in results]
+        if plan.c_order_at:  # convolution outputs may be batch-minor views
+            results = list(results)
+            for i in plan.c_order_at:
+                results[i] = c_order(results[i])
         if entry.single:
             r = results[0]
             return r[()] if type(r) is np.ndarray and r.ndim == 0 else r

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
+from flowgraph.ops import batch_minor
 from flowgraph.ops.array import _dims_from_shape_tensor, expand_dims, shape, squeeze
 from flowgraph.ops.op_helpers import describe
 from flowgraph.registry import OpDef, register_op
@@ -224,6 +225,11 @@ def _overlapping(gh: _Axis, gw: _Axis) -> bool:
 # ---------------------------------------------------------------------------------------------
 # NHWC kernels
 # ---------------------------------------------------------------------------------------------
+def _batch_minor_grad(xp: Any, x: Any) -> bool:
+    """Kernels other than Conv2D follow their main input: batch-minor in, batch-minor out (CPU only)."""
+    return xp is np and batch_minor.is_batch_minor(x)
+
+
 def _to_nhwc(x: Any, nchw: bool) -> Any:
     return x.transpose(0, 2, 3, 1) if nchw else x
 
@@ -814,6 +820,8 @@ class _BackpropInput(_ConvOp):
             gn = _to_nhwc(g, nchw)
             axes = geo.axes(xs[1], xs[2], w.shape[0], w.shape[1])
             _runtime_check(t, xs, w.shape, gn.shape, axes, dw)
+            if not (dw or nchw) and _batch_minor_grad(xp, gn):
+                return batch_minor.conv_input_grad(xp, gn, w, axes[0], axes[1], xs, _taps(axes[0], axes[1]))
             return _from_nhwc(xp, compute(xp, gn, w, axes[0], axes[1], xs), nchw)
 
         return backprop_input
@@ -859,11 +867,13 @@ class _BackpropFilter(_ConvOp):
             _runtime_check(t, xn.shape, ws, gn.shape, axes, dw)
             if dw:
                 return _depthwise_filter_grad(xp, xn, gn, axes[0], axes[1], ws)
-            cols = None
+            cols, minor = None, not nchw and _batch_minor_grad(xp, gn)
             if cell is not None:
                 entry, cell.entry = cell.entry, None
                 if entry is not None and entry[0] is x:
-                    cols = entry[1]
+                    cols, minor = entry[1], entry[2]
+            if minor:
+                return batch_minor.conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols)
             return _conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols)
 
         return backprop_filter
@@ -891,9 +901,14 @@ class Conv2D(_Forward):
             xn = _to_nhwc(x, nchw)
             axes = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
             _runtime_check("Conv2D", xn.shape, w.shape, None, axes, False)
+            if not nchw and batch_minor.use_for(xp, xn):
+                out, cols = batch_minor.conv_forward(xp, xn, w, axes[0], axes[1])
+                if cell.wanted:
+                    cell.entry = (x, cols, True)
+                return out
             out, cols = _conv_forward(xp, xn, w, axes[0], axes[1], keep=cell.wanted)
             if cols is not None:
-                cell.entry = (x, cols)
+                cell.entry = (x, cols, False)
             return _from_nhwc(xp, out, nchw)
 
         return conv2d
@@ -981,6 +996,8 @@ class _ForwardPool(_PoolOp):
         def pool(x):
             xn = _to_nhwc(x, nchw)
             gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            if not nchw and _batch_minor_grad(xp, xn):  # H and W are axes 1, 2 of the buffer too
+                return batch_minor.logical(compute(xp, batch_minor.memory(xp, xn), gh, gw))
             return _from_nhwc(xp, compute(xp, xn, gh, gw), nchw)
 
         return pool
@@ -1012,6 +1029,9 @@ class _MaxPoolBackward(_PoolOp):
         def max_pool_backward(x, y, g):
             xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(g, nchw)
             gh, gw = geo.axes(xn.shape[1], xn.shape[2])
+            if not nchw and _batch_minor_grad(xp, xn):
+                bufs = (batch_minor.memory(xp, a) for a in (xn, yn, gn))
+                return batch_minor.logical(compute(xp, *bufs, gh, gw))
             return _from_nhwc(xp, compute(xp, xn, yn, gn, gh, gw), nchw)
 
         return max_pool_backward
@@ -1095,6 +1115,9 @@ class AvgPoolGrad(_PoolOp):
             xs = _sizes_nhwc(sizes, fmt)
             gn = _to_nhwc(g, nchw)
             gh, gw = geo.axes(xs[1], xs[2])
+            if not nchw and _batch_minor_grad(xp, gn):
+                buf = batch_minor.memory(xp, gn)
+                return batch_minor.logical(_avg_pool_grad(xp, buf, gh, gw, batch_minor.memory_shape(xs)))
             return _from_nhwc(xp, _avg_pool_grad(xp, gn, gh, gw, xs), nchw)
 
         return avg_pool_grad

@@ -17,6 +17,7 @@ from flowgraph import dtypes as _dtypes
 from flowgraph.errors import InvalidArgumentError
 from flowgraph.graph import Tensor, convert_to_tensor, get_default_graph
 from flowgraph.ops import array as _array_ops
+from flowgraph.ops import batch_minor
 from flowgraph.ops import math as _math_ops
 from flowgraph.ops.array import reshape, shape, stop_gradient
 from flowgraph.ops.math import (
@@ -686,6 +687,8 @@ class BiasAddGrad(OpDef):
                 n, c = g.shape[0], g.shape[1]
                 g3 = g.reshape(n, c, -1)
                 return xp.matmul(ones(n, g.dtype), xp.matmul(g3, ones(g3.shape[2], g.dtype)))
+            if xp is np and batch_minor.is_batch_minor(g):
+                return batch_minor.bias_add_grad(xp, g)
             g2 = g.reshape(-1, g.shape[-1])
             return xp.matmul(ones(g2.shape[0], g.dtype), g2)
 

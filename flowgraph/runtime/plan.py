@@ -62,6 +62,8 @@ class Plan:
     inter_op_threads: int = 1
     #: True when a fetched value lives on a GPU: ``Session.run`` copies the results to the host.
     host_copy: bool = False
+    #: Fetch positions whose value may be a non-C-ordered view (see ``_c_order_fetches``).
+    c_order_at: tuple[int, ...] = ()
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:
@@ -225,6 +227,7 @@ def build_plan(
     fetch_slots = tuple(slot_of[f] if isinstance(f, Tensor) else -1 for f in fetch_tensors)
     steps = _live_steps(steps, fetch_slots, required)
     _copy_fetched_state(steps, fetch_slots)
+    c_order_at = _c_order_fetches(steps, fetch_slots)
     _link(steps)
     keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
     readers = _set_frees(steps, n_slots, keep)
@@ -232,7 +235,7 @@ def build_plan(
     if runtime_of is None:
         host_copy = bool(getattr(rt, "host_copy", False))
     plan = Plan(steps, n_slots, feed_slots, fetch_slots, const_slots, readers, keep, False,
-                inter_op_threads=inter_op_threads, host_copy=host_copy)
+                inter_op_threads=inter_op_threads, host_copy=host_copy, c_order_at=c_order_at)
     retune(plan)
     return plan
 
@@ -282,6 +285,31 @@ def _copy_fetched_state(steps: list[Step], fetch_slots: tuple[int, ...]) -> None
         if src is not None and (src.for_op is not None or src.op._opdef.stateful):
             st.kernel = _copying(st.kernel, len(st.out_slots))
             wrapped.add(id(st))
+
+
+def _c_order_fetches(steps: list[Step], fetch_slots: tuple[int, ...]) -> tuple[int, ...]:
+    """Positions of the fetches that may come out of a kernel in another memory order than C's.
+
+    Convolution kernels hand (C, H, W, N)-ordered views between ops (``ops/batch_minor.py``), and
+    any op downstream of them may return one; ``Session.run`` returns those fetches C-ordered, as TF
+    does. Only rank-4 outputs (or heavy ops' outputs of unknown rank) qualify, so small scalar
+    graphs pay nothing.
+    """
+    producer = {s: (st, k) for st in steps if st.for_op is None for k, s in enumerate(st.out_slots) if s >= 0}
+    out = []
+    for i, s in enumerate(fetch_slots):
+        hit = producer.get(s)
+        if hit is not None:
+            st, k = hit
+            dims = st.op.outputs[k]._dims
+            if (len(dims) == 4) if dims is not None else bool(getattr(st.op._opdef, "heavy", False)):
+                out.append(i)
+    return tuple(out)
+
+
+def c_order(v: Any) -> Any:
+    """``v`` as a C-contiguous array when it is a NumPy array in another order (else ``v`` itself)."""
+    return np.ascontiguousarray(v) if type(v) is np.ndarray and not v.flags.c_contiguous else v
 
 
 def _fresh(v: Any) -> Any:

@@ -1,0 +1,166 @@
+"""Batch-minor convolution kernels: NHWC tensors stored (C, H, W, N) in memory, on the CPU.
+
+Every value stays a logical NHWC array; only its memory order changes. A batch-minor value is the
+view ``buf.transpose(3, 1, 2, 0)`` of a contiguous (C, H, W, N) buffer, so any op (reshape, add,
+a fetch) sees an ordinary NHWC array and NumPy follows the strides, while the convolution and
+pooling kernels find the batch innermost: each im2col copy, pooling step and col2im add moves
+contiguous runs of at least N floats instead of C (one float for LeNet's input, six after conv1).
+This is cuda-convnet's layout; on LeNet-5 it is what lets a NumPy step match PyTorch (ANCHORS.md).
+
+Layout is chosen by the producer and followed by consumers: ``Conv2D`` emits batch-minor output
+when ``use_for`` says so, and pooling, bias, ReLU and the gradient kernels keep whatever layout
+their input has (elementwise NumPy ops already do: a ufunc's output follows its input's strides).
+Results are bit-for-bit those of the NHWC kernels up to float summation order in the GEMMs.
+
+The window arithmetic is shared with the NHWC kernels (``_Axis``): H and W are axes 1 and 2 in
+both layouts, so the pooling kernels of ``conv.py`` run unchanged on (C, H, W, N) buffers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Batch-minor pays when channels are few (each NHWC run is C floats) and the batch gives runs long
+#: enough to stream; measured on LeNet-5 and a 3x3x64 ResNet layer (benchmarks/bench_conv.py).
+_MAX_CHANNELS = 32
+_MIN_BATCH = 16
+
+
+def is_batch_minor(x: Any) -> bool:
+    """True for a rank-4 array whose memory is a contiguous (C, H, W, N) buffer (and not also NHWC)."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(3, 1, 2, 0).flags.c_contiguous
+
+
+def use_for(xp: Any, x: Any) -> bool:
+    """Whether a convolution of NHWC input ``x`` should run (and emit its output) batch-minor."""
+    if xp is not np or x.ndim != 4:
+        return False
+    return is_batch_minor(x) or (x.shape[3] <= _MAX_CHANNELS and x.shape[0] >= _MIN_BATCH)
+
+
+def memory(xp: Any, x: Any) -> Any:
+    """The (C, H, W, N) buffer of NHWC ``x``: a free view when it is batch-minor, else one copy."""
+    return xp.ascontiguousarray(x.transpose(3, 1, 2, 0))
+
+
+def logical(buf: Any) -> Any:
+    """The NHWC view of a (C, H, W, N) buffer."""
+    return buf.transpose(3, 1, 2, 0)
+
+
+def memory_shape(nhwc: tuple) -> tuple:
+    n, h, w, c = nhwc
+    return (c, h, w, n)
+
+
+def _padded(xp: Any, buf: Any, gh: Any, gw: Any) -> Any:
+    """``buf`` zero-padded to the extent its windows read (``buf`` itself when none is needed)."""
+    c, h, w, n = buf.shape
+    if gh.pad == 0 and gw.pad == 0 and gh.span <= h and gw.span <= w:
+        return buf
+    out = xp.zeros((c, gh.span, gw.span, n), dtype=buf.dtype)
+    rh, rw = min(h, gh.span - gh.pad), min(w, gw.span - gw.pad)
+    out[:, gh.pad : gh.pad + rh, gw.pad : gw.pad + rw] = buf[:, :rh, :rw]
+    return out
+
+
+#: GEMMs with a small (M, K) side run on column chunks of at most ``_SMALL_MNK / (M*K)`` columns:
+#: OpenBLAS then takes its small-matrix kernels (AVX-512 parts), measured 2x faster on LeNet's conv1
+#: (6x25 filter times 50k patches), and each chunk of patches is still in cache when the GEMM reads it.
+_SMALL_MK = 512
+_SMALL_MNK = 1_000_000
+
+
+def _column_chunks(p: int, mk: int, unit: int = 1) -> list[slice]:
+    """Slices of ``p`` columns (multiples of ``unit`` columns) for a GEMM with small side ``mk``."""
+    if mk > _SMALL_MK:
+        return [slice(0, p)]
+    step = max(1, _SMALL_MNK // (mk * unit)) * unit
+    return [slice(i, min(i + step, p)) for i in range(0, p, step)]
+
+
+def _patch_view(xp: Any, buf: Any, gh: Any, gw: Any) -> Any:
+    """The (KH, KW, C, OH, OW, N) strided view of the padded buffer whose copy is the patches matrix.
+
+    Row (a, b, c), column (i, j, n) of the patches holds input (c, i*S + a*D - P, j*S + b*D - P, n);
+    with stride 1 each (a, b, c) row is OH runs of OW*N contiguous floats.
+    """
+    xp_ = _padded(xp, buf, gh, gw)
+    c, n = buf.shape[0], buf.shape[3]
+    sc, sh, sw, sn = xp_.strides
+    return xp.lib.stride_tricks.as_strided(
+        xp_, (gh.k, gw.k, c, gh.n_out, gw.n_out, n), (sh * gh.d, sw * gw.d, sc, sh * gh.s, sw * gw.s, sn)
+    )
+
+
+def patches(xp: Any, buf: Any, gh: Any, gw: Any) -> Any:
+    """im2col: the (KH*KW*C, OH*OW*N) patches matrix of a (C, H, W, N) buffer, in one strided copy."""
+    return _patch_view(xp, buf, gh, gw).reshape(gh.k * gw.k * buf.shape[0], -1)
+
+
+def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any) -> tuple[Any, Any]:
+    """(batch-minor output, patches): out[o, (i, j, n)] = sum_k w[k, o] patches[k, (i, j, n)].
+
+    Small filters copy and multiply the patches band by band of output rows (one band's patches
+    still in cache for its GEMM); the bands fill one whole patches matrix, kept for the filter gradient.
+    """
+    buf = memory(xp, x)
+    c, n, o = buf.shape[0], buf.shape[3], w.shape[3]
+    k = gh.k * gw.k * c
+    w2t = w.reshape(k, o).T
+    row = gw.n_out * n
+    out = xp.empty((o, gh.n_out * row), dtype=x.dtype)
+    bands = _column_chunks(gh.n_out * row, o * k, unit=row)
+    if len(bands) == 1:
+        cols = patches(xp, buf, gh, gw)
+        xp.matmul(w2t, cols, out=out)
+    else:
+        view = _patch_view(xp, buf, gh, gw)
+        cols = xp.empty((k, gh.n_out * row), dtype=x.dtype)
+        cols6 = cols.reshape(gh.k, gw.k, c, gh.n_out, gw.n_out, n)
+        for sl in bands:
+            rows = slice(sl.start // row, sl.stop // row)
+            xp.copyto(cols6[:, :, :, rows], view[:, :, :, rows])
+            xp.matmul(w2t, cols[:, sl], out=out[:, sl])
+    return logical(out.reshape(o, gh.n_out, gw.n_out, n)), cols
+
+
+def conv_filter_grad(xp: Any, x: Any, g: Any, gh: Any, gw: Any, cols: Any = None) -> Any:
+    """dW[(a, b, c), o] = patches @ G^T with G the (O, OH*OW*N) buffer of out_backprop ``g``."""
+    if cols is None:
+        cols = patches(xp, memory(xp, x), gh, gw)
+    o = g.shape[3]
+    g2 = memory(xp, g).reshape(o, -1)
+    chunks = _column_chunks(g2.shape[1], o * cols.shape[0])
+    dw = xp.matmul(cols[:, chunks[0]], g2[:, chunks[0]].T)
+    for sl in chunks[1:]:
+        dw += xp.matmul(cols[:, sl], g2[:, sl].T)
+    return dw.reshape(gh.k, gw.k, x.shape[3], o)
+
+
+def conv_input_grad(xp: Any, g: Any, w: Any, gh: Any, gw: Any, x_shape: tuple, taps: list) -> Any:
+    """col2im, batch-minor: one GEMM W @ G to (KH*KW*C, OH*OW*N) rows, then one strided add per tap.
+
+    ``taps`` are ``conv._taps(gh, gw)``: each pairs the output positions whose input is in range with
+    those inputs, so padding is never materialised; with stride 1 every add moves runs of OW*N floats.
+    """
+    n, h, wd, c = x_shape
+    kh, kw, _, o = w.shape
+    g2 = memory(xp, g).reshape(o, -1)
+    w2 = w.reshape(-1, o)
+    dcols = xp.empty((w2.shape[0], g2.shape[1]), dtype=g.dtype)
+    for sl in _column_chunks(g2.shape[1], w2.size):
+        xp.matmul(w2, g2[:, sl], out=dcols[:, sl])
+    dcols = dcols.reshape(kh, kw, c, gh.n_out, gw.n_out, n)
+    dx = xp.zeros((c, h, wd, n), dtype=g.dtype)
+    for a, b, oh, ow, ih, iw, _ in taps:
+        dx[:, ih, iw] += dcols[a, b][:, oh, ow]
+    return logical(dx)
+
+
+def bias_add_grad(xp: Any, g: Any) -> Any:
+    """Sum of batch-minor ``g`` over N, H and W: one GEMV over the contiguous (C, H*W*N) buffer."""
+    g2 = memory(xp, g).reshape(g.shape[3], -1)
+    return xp.matmul(g2, xp.ones(g2.shape[1], dtype=g.dtype))
