@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ import numpy as np
 
 import flowgraph as tf
 from flowgraph.datasets import mnist
-from flowgraph.datasets.batching import BatchIterator, normalize, random_shift
+from flowgraph.datasets.batching import MNIST_MEAN, MNIST_STD, BatchIterator, normalize, random_shift
 
 # ---------------------------------------------------------------------------------------------
 # Command line
@@ -51,6 +52,33 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
         type=float,
         default=None,
         help="if set, the learning rate falls exponentially every step, reaching this value at the last step",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=("epoch", "cosine", "linear"),
+        default=defaults.get("lr_schedule", "epoch"),
+        help="epoch: lr * lr_decay**epoch (or --lr-end); cosine / linear: fall every step from --lr to 0 at the "
+        "last step, after --warmup (default %(default)s)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=defaults.get("warmup", 0.0),
+        help="fraction of all steps over which the learning rate rises linearly from 0 to --lr (default %(default)s)",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=defaults.get("ema"),
+        metavar="DECAY",
+        help="keep tf.train.ExponentialMovingAverage(DECAY, num_updates=global_step) of the weights and "
+        "evaluate with the averages",
+    )
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        default=defaults.get("standardize", False),
+        help="scale inputs to zero mean and unit variance (the training images' mean and std) instead of [0, 1]",
     )
     p.add_argument(
         "--shift",
@@ -94,7 +122,29 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
         p.error("--resume needs --checkpoint-dir")
     if args.epochs < 0 or args.batch_size < 1 or args.lr <= 0:
         p.error("--epochs must be >= 0, --batch-size >= 1 and --lr > 0")
+    if not 0.0 <= args.warmup < 1.0:
+        p.error("--warmup must be in [0, 1)")
+    if args.ema is not None and not 0.0 < args.ema < 1.0:
+        p.error("--ema must be in (0, 1)")
+    if args.lr_end is not None and args.lr_schedule != "epoch":
+        p.error("--lr-end goes with --lr-schedule epoch only")
     return args
+
+
+def learning_rate(args: argparse.Namespace, step: int, total: int) -> float:
+    """The learning rate of global step ``step`` (0-based) out of ``total`` (``--lr-schedule``, ``--warmup``)."""
+    warm = int(round(args.warmup * total))
+    if step < warm:
+        return args.lr * (step + 1) / warm
+    if args.lr_schedule == "epoch":
+        if args.lr_end is not None:
+            return args.lr * (args.lr_end / args.lr) ** (step / max(total, 1))
+        steps_per_epoch = max(total // max(args.epochs, 1), 1)
+        return args.lr * args.lr_decay ** (step // steps_per_epoch)
+    progress = (step - warm) / max(total - warm, 1)
+    if args.lr_schedule == "cosine":  # tf.train.cosine_decay with alpha=0
+        return args.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return args.lr * (1.0 - progress)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,22 +248,28 @@ def plot_history(history: dict, path: str, title: str) -> bool:
 # Training
 # ---------------------------------------------------------------------------------------------
 def load_mnist(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Images as float32 NHWC in [0, 1], labels as int64; ``--limit``/``--test-limit`` applied."""
+    """Images as float32 NHWC in [0, 1] (``--standardize``: zero mean, unit variance), labels as int64;
+    ``--limit``/``--test-limit`` applied."""
     (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data_dir)
     if args.limit:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     if args.test_limit:
         x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
-    x_train = normalize(x_train)[..., None]
-    x_test = normalize(x_test)[..., None]
+    stats = (MNIST_MEAN, MNIST_STD) if args.standardize else (None, None)  # the training set's mean and std
+    x_train = normalize(x_train, *stats)[..., None]
+    x_test = normalize(x_test, *stats)[..., None]
     return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)
 
 
-def build_graph(build_model: Callable[[Any, Any], Any], seed: int, distributed: bool = False) -> SimpleNamespace:
+def build_graph(
+    build_model: Callable[[Any, Any], Any], seed: int, distributed: bool = False, ema: float | None = None
+) -> SimpleNamespace:
     """The training graph: placeholders, loss, Adam step, test-accuracy metric, summaries, Saver (finalized).
 
     With ``distributed``, gradients are averaged over the MPI ranks and ``g.sync`` copies rank 0's
-    initial weights to every rank.
+    initial weights to every rank. With ``ema`` (a decay), every step also updates a
+    ``tf.train.ExponentialMovingAverage`` of the trainable variables; ``g.use_averages`` puts the
+    averages into the weights (keeping a copy) and ``g.use_trained`` puts the trained weights back.
     """
     g = SimpleNamespace(graph=tf.Graph())
     with g.graph.as_default():
@@ -234,6 +290,21 @@ def build_graph(build_model: Callable[[Any, Any], Any], seed: int, distributed: 
             optimizer = hvd.DistributedOptimizer(optimizer)
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):  # batch-norm statistics
             g.train_op = optimizer.minimize(g.loss, global_step=global_step)
+        g.use_averages = g.use_trained = None
+        if ema is not None:
+            averages = tf.train.ExponentialMovingAverage(ema, num_updates=global_step)
+            weights = tf.trainable_variables()
+            with tf.control_dependencies([g.train_op]):
+                g.train_op = averages.apply(weights)
+            with tf.name_scope("averaged_weights"):
+                # Copies of the trained weights, in no collection: not saved, not reset by the initializers.
+                backups = [
+                    tf.Variable(w.initial_value, trainable=False, collections=[], name="backup") for w in weights
+                ]
+                saved = [tf.assign(b, w) for b, w in zip(backups, weights)]
+                with tf.control_dependencies(saved):  # the copies are made before the weights are overwritten
+                    g.use_averages = tf.group(*[tf.assign(w, averages.average(w)) for w in weights])
+                g.use_trained = tf.group(*[tf.assign(w, b) for w, b in zip(weights, backups)])
         g.sync = hvd.broadcast_global_variables(0) if distributed else None
         with tf.name_scope("summaries"):
             tf.summary.scalar("loss", g.loss)
@@ -256,13 +327,21 @@ def build_graph(build_model: Callable[[Any, Any], Any], seed: int, distributed: 
 
 
 def evaluate(sess: Any, g: SimpleNamespace, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Streams the test set through ``tf.metrics.accuracy``; returns it and the predictions."""
+    """Streams the test set through ``tf.metrics.accuracy``; returns it and the predictions.
+
+    With moving averages (``--ema``), the averaged weights are evaluated; the trained ones are put back.
+    """
+    if g.use_averages is not None:
+        sess.run(g.use_averages)
     sess.run(g.local_init)
     preds = [np.zeros(0, np.int64)]
     for i in range(0, len(x), 1000):
         p, _ = sess.run([g.predictions, g.test_acc_update], {g.images: x[i : i + 1000], g.labels: y[i : i + 1000]})
         preds.append(p)
-    return float(sess.run(g.test_acc)), np.concatenate(preds)
+    acc = float(sess.run(g.test_acc))
+    if g.use_trained is not None:
+        sess.run(g.use_trained)
+    return acc, np.concatenate(preds)
 
 
 class _RankSlices:
@@ -346,7 +425,7 @@ def train(
             args.resume = False
         # Each rank reads a disjoint, equally long part of every epoch (same permutation everywhere).
         x_train, y_train = x_train[: len(x_train) // size * size], y_train[: len(y_train) // size * size]
-    g = build_graph(build_model, args.seed, distributed=args.distributed)
+    g = build_graph(build_model, args.seed, distributed=args.distributed, ema=args.ema)
     history: dict = {"train_loss": [], "train_acc": [], "test_acc": [], "images_per_s": []}
     ckpt_prefix = os.path.join(args.checkpoint_dir, name) if args.checkpoint_dir else None
     hist_path = os.path.join(args.checkpoint_dir, f"{name}_history.json") if args.checkpoint_dir else None
@@ -375,14 +454,12 @@ def train(
         batches.epoch = start  # the shuffling and shifts of a resumed run match an uninterrupted one
         rng = np.random.default_rng([args.seed, start])
         for epoch in range(start, args.epochs):
-            lr = args.lr * args.lr_decay**epoch
-            schedule = lr
-            if args.lr_end is not None:
-                total = max(1, args.epochs * len(batches))
-                ratio = args.lr_end / args.lr
+            total = max(1, args.epochs * len(batches))
 
-                def schedule(step: int, first: int = epoch * len(batches)) -> float:
-                    return args.lr * ratio ** ((first + step) / total)
+            def schedule(step: int, first: int = epoch * len(batches)) -> float:
+                return learning_rate(args, first + step, total)
+
+            lr = schedule(0)
 
             bar = ProgressBar(len(x_train), f"epoch {epoch + 1:>2}/{args.epochs}", enabled=not args.quiet)
             stats = run_epoch(sess, g, batches, schedule, args.shift, rng, bar, writer)
