@@ -1,128 +1,35 @@
 """MPI collectives as graph ops: allreduce (single and fused), allgather, broadcast.
 
-Each collective op gets its own duplicated communicator when it is created (every rank builds
-the same graph in the same order), so several collectives may run at once on the parallel
-scheduler's threads without their messages mixing. Buffers pass through mpi4py's buffer
-interface; nothing is pickled. Before an op's first exchange the ranks compare its name, shape
-and dtype, and every wait polls so a stalled or failed rank is reported instead of hanging.
+Each op owns a :class:`~flowgraph.distribute.channel.Channel` (its own communicator), so several
+collectives may run at once on the parallel scheduler's threads. Host buffers pass through
+mpi4py's buffer interface, nothing is pickled; the reduction lands in a receive buffer reused from
+run to run. Tensors on a GPU go through NCCL when it is there (``cupy.cuda.nccl``: the NCCL kernel
+of each collective sits right after its MPI kernel) and are staged through host memory over MPI
+otherwise. Before an op's first exchange the ranks compare its names, shapes and dtypes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
 from typing import Any
 
 import numpy as np
 
-from flowgraph import dtypes as _dtypes
 from flowgraph.distribute import comm as _comm
-from flowgraph.errors import DeadlineExceededError, InvalidArgumentError, UnavailableError
+from flowgraph.distribute.channel import (
+    Channel,
+    choose_transport,
+    collective_timeout,
+    nccl_dtype,
+    nccl_module,
+    set_collective_timeout,
+)
+from flowgraph.errors import InvalidArgumentError
 from flowgraph.graph import Operation, Tensor, convert_to_tensor, get_default_graph
 from flowgraph.registry import OpDef, register_op
 
-_META_BYTES = 1024
-
-
-def collective_timeout() -> float:
-    """Seconds a collective waits for the other ranks (``FLOWGRAPH_COLLECTIVE_TIMEOUT``, default 600)."""
-    return _settings["timeout"]
-
-
-def set_collective_timeout(seconds: float) -> None:
-    if seconds <= 0:
-        raise ValueError(f"timeout must be positive, got {seconds}")
-    _settings["timeout"] = float(seconds)
-
-
-_settings = {"timeout": float(os.environ.get("FLOWGRAPH_COLLECTIVE_TIMEOUT", "600"))}
-
-
-class _Channel:
-    """One op's communicator plus what is needed to wait on it safely."""
-
-    def __init__(self, op_name: str) -> None:
-        self.MPI = _comm.mpi()
-        self.comm = _comm.world().Dup()
-        self.op_name = op_name
-        self.rank = self.comm.Get_rank()
-        self.size = self.comm.Get_size()
-        self.seq = 0
-        self.arrived = [0] * self.size
-        self.checked = False
-
-    def _drain_arrivals(self) -> None:
-        MPI = self.MPI
-        status = MPI.Status()
-        buf = np.empty(1, dtype=np.int64)
-        while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=_comm.TAG_ARRIVE, status=status):
-            src = status.Get_source()
-            self.comm.Recv([buf, MPI.INT64_T], source=src, tag=_comm.TAG_ARRIVE)
-            self.arrived[src] = max(self.arrived[src], int(buf[0]))
-
-    def run(self, start: Any, what: str) -> None:
-        """Announces arrival, starts the non-blocking collective, and polls it to completion."""
-        MPI = self.MPI
-        self.seq += 1
-        self.arrived[self.rank] = self.seq
-        note = np.array([self.seq], dtype=np.int64)
-        notes = [self.comm.Isend([note, MPI.INT64_T], dest=r, tag=_comm.TAG_ARRIVE) for r in range(self.size) if r != self.rank]
-        req = start()
-        deadline = time.monotonic() + collective_timeout()
-        spins = 0
-        next_check = time.monotonic() + 0.01
-        while not req.Test():
-            # MPICH progresses a non-blocking collective only inside MPI calls: poll hard, but
-            # yield the GIL each time so other scheduler threads keep running backprop.
-            spins += 1
-            time.sleep(0 if spins < 20000 else 0.0001)
-            now = time.monotonic()
-            if now >= next_check:
-                next_check = now + 0.01
-                msg = _comm.remote_error()
-                if msg is not None:
-                    raise UnavailableError(None, None, f"{what} '{self.op_name}' stopped: another rank failed.\n{msg}")
-                if now > deadline:
-                    self._drain_arrivals()
-                    missing = [r for r in range(self.size) if self.arrived[r] < self.seq]
-                    raise DeadlineExceededError(
-                        None,
-                        None,
-                        f"{what} '{self.op_name}' timed out after {collective_timeout():g} s on rank {self.rank}: "
-                        f"ranks {missing} have not arrived (set FLOWGRAPH_COLLECTIVE_TIMEOUT or "
-                        "flowgraph.distribute.set_collective_timeout to wait longer).",
-                    )
-        MPI.Request.Waitall(notes)
-        self._drain_arrivals()
-
-    def check_agreement(self, kind: str, tensors: list[tuple[str, tuple, str]]) -> None:
-        """Every rank must run the same collective on the same names, shapes and dtypes."""
-        if self.checked or self.size == 1:
-            self.checked = True
-            return
-        mine = json.dumps({"kind": kind, "tensors": tensors}).encode()
-        if len(mine) > _META_BYTES - 4:
-            mine = json.dumps({"kind": kind, "tensors": tensors[:20], "n": len(tensors)}).encode()[: _META_BYTES - 4]
-        send = np.zeros(_META_BYTES, dtype=np.uint8)
-        send[:4] = np.frombuffer(np.array([len(mine)], dtype=np.int32).tobytes(), dtype=np.uint8)
-        send[4 : 4 + len(mine)] = np.frombuffer(mine, dtype=np.uint8)
-        recv = np.empty((self.size, _META_BYTES), dtype=np.uint8)
-        self.run(lambda: self.comm.Iallgather([send, self.MPI.BYTE], [recv, self.MPI.BYTE]), f"{kind} (agreement check)")
-        views = []
-        for r in range(self.size):
-            n = int(np.frombuffer(recv[r, :4].tobytes(), dtype=np.int32)[0])
-            views.append(json.loads(recv[r, 4 : 4 + n].tobytes().decode()))
-        if any(v != views[0] for v in views):
-            detail = "; ".join(f"rank {r}: {json.dumps(v['tensors'])}" for r, v in enumerate(views))
-            raise InvalidArgumentError(
-                None,
-                None,
-                f"Ranks disagree on collective '{self.op_name}' ({kind}): every rank must reduce tensors with the "
-                f"same names, shapes and dtypes. {detail}",
-            )
-        self.checked = True
+__all__ = ["allgather", "allreduce", "allreduce_n", "broadcast", "broadcast_global_variables", "broadcast_n",
+           "collective_timeout", "set_collective_timeout"]
 
 
 class _Buffer:
@@ -142,7 +49,7 @@ class _Buffer:
         return b
 
 
-def _channel(op: Operation) -> _Channel:
+def _channel(op: Operation) -> Channel:
     return op.attrs["channel"]
 
 
@@ -151,7 +58,41 @@ def _host(rt: Any, x: Any) -> np.ndarray:
 
 
 def _meta(op: Operation, values: list) -> list:
-    return [[t.name if isinstance(t, Tensor) else str(t), list(np.shape(v)), str(np.asarray(v).dtype)] for t, v in zip(op.inputs, values)]
+    names = [t.name if isinstance(t, Tensor) else str(t) for t in op.inputs]
+    return [[name, list(np.shape(v)), str(v.dtype)] for name, v in zip(names, values)]
+
+
+def _gather_meta(op: Operation, x: Any) -> list:
+    """An allgather's description: first dimensions may differ between ranks."""
+    return [[op.inputs[0].name, ["*"] + list(x.shape[1:]), str(x.dtype)]]
+
+
+def _dynamic(tensors: list, skip_first: bool = False) -> bool:
+    """Whether a static shape leaves a dimension open, so the ranks must compare every call."""
+    for t in tensors:
+        dims = t._dims
+        if dims is None or any(d is None for d in dims[1 if skip_first else 0 :]):
+            return True
+    return False
+
+
+def _transport(op: Operation, rt: Any, kind: str) -> str:
+    """NCCL when ``choose_transport`` says so and NCCL has the dtype; MPI otherwise."""
+    transport = choose_transport(rt, kind)
+    if transport == "nccl":
+        nccl, _ = nccl_module(rt.xp)
+        if nccl_dtype(nccl, op.inputs[0].dtype.as_numpy_dtype) is None:
+            return "mpi"  # bool, complex, int16: NCCL has no such type; stage through the host
+    return transport
+
+
+def _split(xp_flat: Any, like: list) -> Any:
+    outs, offset = [], 0
+    for x in like:
+        n = int(np.prod(x.shape, dtype=np.int64))
+        outs.append(xp_flat[offset : offset + n].reshape(x.shape))
+        offset += n
+    return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,13 +110,17 @@ class MPIAllreduce(OpDef):
 
     def kernel(self, op, rt):
         ch = _channel(op)
+        every_call = _dynamic(op.inputs)
+        if _transport(op, rt, "allreduce") == "nccl":
+            return _allreduce_nccl(op, rt, ch, every_call)
         average = op.attrs["average"]
         MPI = ch.MPI
         send_buf, recv_buf = _Buffer(), _Buffer()
 
         def allreduce(*xs):
             hosts = [_host(rt, x) for x in xs]
-            ch.check_agreement("allreduce", _meta(op, hosts))
+            if ch.needs_check(every_call):
+                ch.check_agreement("allreduce", _meta(op, hosts), every_call)
             n = sum(h.size for h in hosts)
             if len(hosts) == 1:
                 send = hosts[0].reshape(-1)
@@ -184,31 +129,57 @@ class MPIAllreduce(OpDef):
                 np.concatenate([h.reshape(-1) for h in hosts], out=send)
             recv = recv_buf.get(n, send.dtype)
             if ch.size == 1:
-                recv[...] = send
+                np.copyto(recv, send)
             else:
-                ch.run(lambda: ch.comm.Iallreduce(send, recv, op=MPI.SUM), "allreduce")
-            if average and ch.size > 1:
-                if recv.dtype.kind == "f":
-                    recv /= ch.size
-                else:
-                    recv //= ch.size
-            outs = []
-            offset = 0
-            for h in hosts:
-                outs.append(rt.to_device(recv[offset : offset + h.size].reshape(h.shape)))
-                offset += h.size
-            return outs[0] if len(outs) == 1 else tuple(outs)
+                ch.call(lambda: ch.comm.Allreduce(send, recv, op=MPI.SUM), "allreduce")
+                if average:
+                    if recv.dtype.kind == "f":
+                        recv /= ch.size
+                    else:
+                        recv //= ch.size
+            outs = _split(recv, hosts)
+            if rt.host_copy:
+                outs = rt.to_device(outs) if len(hosts) == 1 else tuple(rt.to_device(o) for o in outs)
+            return outs
 
         return allreduce
 
     def gradient(self, op, *grads):
-        gs = [g if g is not None else None for g in grads]
-        present = [g for g in gs if g is not None]
+        present = [g for g in grads if g is not None]
         if not present:
-            return [None] * len(gs)
+            return [None] * len(grads)
         reduced = allreduce_n(present, average=op.attrs["average"], name="allreduce_grad")
         it = iter(reduced)
-        return [next(it) if g is not None else None for g in gs]
+        return [next(it) if g is not None else None for g in grads]
+
+
+def _allreduce_nccl(op: Operation, rt: Any, ch: Channel, every_call: bool) -> Any:
+    """The allreduce kernel for GPU tensors: one NCCL allReduce on the channel's stream."""
+    xp = rt.xp
+    average = op.attrs["average"]
+
+    def allreduce(*xs):
+        xs = [xp.asarray(x) for x in xs]  # a host input fed straight in
+        if ch.needs_check(every_call):
+            ch.check_agreement("allreduce", _meta(op, xs), every_call, "nccl")
+        flat = xp.ravel(xs[0]) if len(xs) == 1 else xp.concatenate([xp.ravel(x) for x in xs])
+        flat = xp.ascontiguousarray(flat)
+        out = xp.empty_like(flat)
+        if ch.size == 1:
+            out[...] = flat
+        else:
+            link = ch.nccl_link(xp)
+            code = nccl_dtype(link.nccl, flat.dtype)
+            link.run(lambda s: link.comm.allReduce(flat.data.ptr, out.data.ptr, flat.size, code, link.nccl.NCCL_SUM, s),
+                     "allreduce")
+            if average:
+                if out.dtype.kind == "f":
+                    out /= ch.size
+                else:
+                    out //= ch.size
+        return _split(out, xs)
+
+    return allreduce
 
 
 def allreduce_n(tensors: list, average: bool = True, name: str | None = None) -> list[Tensor]:
@@ -216,10 +187,11 @@ def allreduce_n(tensors: list, average: bool = True, name: str | None = None) ->
     _comm.mpi()
     ts = [convert_to_tensor(t) for t in tensors]
     if len({t.dtype for t in ts}) > 1:
-        raise TypeError("A fused allreduce needs tensors of one dtype: " + ", ".join(f"{t.name} ({t.dtype.name})" for t in ts))
+        kinds = ", ".join(f"{t.name} ({t.dtype.name})" for t in ts)
+        raise TypeError(f"A fused allreduce needs tensors of one dtype: {kinds}")
     g = get_default_graph()
     op = g.create_op("MPIAllreduce", ts, {"average": bool(average)}, name=name or "MPIAllreduce")
-    op.attrs["channel"] = _Channel(op.name)
+    op.attrs["channel"] = Channel(op.name)
     return list(op.outputs)
 
 
@@ -231,6 +203,14 @@ def allreduce(tensor: Any, average: bool = True, name: str | None = None) -> Ten
 # ---------------------------------------------------------------------------------------------
 # allgather
 # ---------------------------------------------------------------------------------------------
+def _gather_counts(ch: Channel, rows: int, what: str) -> np.ndarray:
+    MPI = ch.MPI
+    counts = np.empty(ch.size, dtype=np.int64)
+    mine = np.array([rows], dtype=np.int64)
+    ch.call(lambda: ch.comm.Allgather([mine, MPI.INT64_T], [counts, MPI.INT64_T]), what)
+    return counts
+
+
 @register_op
 class MPIAllgather(OpDef):
     """Concatenation along axis 0 of every rank's tensor (first dimensions may differ)."""
@@ -250,20 +230,23 @@ class MPIAllgather(OpDef):
 
     def kernel(self, op, rt):
         ch = _channel(op)
+        every_call = _dynamic(op.inputs, skip_first=True)
+        if _transport(op, rt, "allgather") == "nccl":
+            return _allgather_nccl(op, rt, ch, every_call)
         MPI = ch.MPI
 
         def allgather(x):
             h = _host(rt, x)
-            ch.check_agreement("allgather", [[op.inputs[0].name, ["*"] + list(h.shape[1:]), str(h.dtype)]])
-            counts = np.empty(ch.size, dtype=np.int64)
-            mine = np.array([h.shape[0]], dtype=np.int64)
-            ch.run(lambda: ch.comm.Iallgather([mine, MPI.INT64_T], [counts, MPI.INT64_T]), "allgather (sizes)")
+            if ch.needs_check(every_call):
+                ch.check_agreement("allgather", _gather_meta(op, h), every_call)
+            counts = _gather_counts(ch, h.shape[0], "allgather (sizes)")
             row = int(np.prod(h.shape[1:], dtype=np.int64))
             out = np.empty((int(counts.sum()),) + h.shape[1:], dtype=h.dtype)
             sizes = (counts * row).astype(np.int64)
             displs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
             mtype = MPI._typedict[h.dtype.char]
-            ch.run(lambda: ch.comm.Iallgatherv([h.reshape(-1), mtype], [out.reshape(-1), (sizes, displs), mtype]), "allgather")
+            recv = [out.reshape(-1), (sizes, displs), mtype]
+            ch.call(lambda: ch.comm.Allgatherv([h.reshape(-1), mtype], recv), "allgather")
             return rt.to_device(out)
 
         return allgather
@@ -271,6 +254,29 @@ class MPIAllgather(OpDef):
     def gradient(self, op, grad):
         total = allreduce(grad, average=False, name="allgather_grad_sum")
         return [_own_rows(total, op.inputs[0])]
+
+
+def _allgather_nccl(op: Operation, rt: Any, ch: Channel, every_call: bool) -> Any:
+    """The allgather kernel for GPU tensors: sizes over MPI, rows padded to the longest, one NCCL allGather."""
+    xp = rt.xp
+
+    def allgather(x):
+        x = xp.asarray(x)
+        if ch.needs_check(every_call):
+            ch.check_agreement("allgather", _gather_meta(op, x), every_call, "nccl")
+        counts = _gather_counts(ch, x.shape[0], "allgather (sizes)")
+        if ch.size == 1:
+            return x.copy()
+        longest = int(counts.max())
+        send = xp.zeros((longest,) + x.shape[1:], dtype=x.dtype)
+        send[: x.shape[0]] = x
+        recv = xp.empty((ch.size,) + send.shape, dtype=x.dtype)
+        link = ch.nccl_link(xp)
+        code = nccl_dtype(link.nccl, x.dtype)
+        link.run(lambda s: link.comm.allGather(send.data.ptr, recv.data.ptr, send.size, code, s), "allgather")
+        return xp.concatenate([recv[r, : int(counts[r])] for r in range(ch.size)])
+
+    return allgather
 
 
 @register_op
@@ -285,12 +291,9 @@ class MPIOwnRows(OpDef):
 
     def kernel(self, op, rt):
         ch = _channel(op)
-        MPI = ch.MPI
 
         def own_rows(g, x):
-            counts = np.empty(ch.size, dtype=np.int64)
-            mine = np.array([np.shape(x)[0]], dtype=np.int64)
-            ch.run(lambda: ch.comm.Iallgather([mine, MPI.INT64_T], [counts, MPI.INT64_T]), "allgather gradient (sizes)")
+            counts = _gather_counts(ch, np.shape(x)[0], "allgather gradient (sizes)")
             start = int(counts[: ch.rank].sum())
             return g[start : start + int(counts[ch.rank])]
 
@@ -302,7 +305,7 @@ class MPIOwnRows(OpDef):
 
 def _own_rows(total: Tensor, x: Tensor) -> Tensor:
     op = get_default_graph().create_op("MPIOwnRows", [total, x], {}, name="own_rows")
-    op.attrs["channel"] = _Channel(op.name)
+    op.attrs["channel"] = Channel(op.name)
     return op.outputs[0]
 
 
@@ -311,7 +314,7 @@ def allgather(tensor: Any, name: str | None = None) -> Tensor:
     _comm.mpi()
     t = convert_to_tensor(tensor)
     op = get_default_graph().create_op("MPIAllgather", [t], {}, name=name or "MPIAllgather")
-    op.attrs["channel"] = _Channel(op.name)
+    op.attrs["channel"] = Channel(op.name)
     return op.outputs[0]
 
 
@@ -332,19 +335,25 @@ class MPIBroadcast(OpDef):
         ch = _channel(op)
         root = op.attrs["root_rank"]
         if not 0 <= root < ch.size:
-            raise InvalidArgumentError(None, op, f"broadcast root_rank {root} is not a rank of this job (size {ch.size}).")
+            raise InvalidArgumentError(None, op, f"broadcast root_rank {root} is not a rank of this job "
+                                       f"(size {ch.size}).")
+        every_call = _dynamic(op.inputs)
+        if _transport(op, rt, "broadcast") == "nccl":
+            return _broadcast_nccl(op, rt, ch, every_call)
+        buffer = _Buffer()
 
         def broadcast(*xs):
             hosts = [_host(rt, x) for x in xs]
-            ch.check_agreement("broadcast", _meta(op, hosts))
-            buf = np.concatenate([h.reshape(-1) for h in hosts]) if len(hosts) > 1 else hosts[0].reshape(-1).copy()
+            if ch.needs_check(every_call):
+                ch.check_agreement("broadcast", _meta(op, hosts), every_call)
+            buf = buffer.get(sum(h.size for h in hosts), hosts[0].dtype)
+            np.concatenate([h.reshape(-1) for h in hosts], out=buf)
             if ch.size > 1:
-                ch.run(lambda: ch.comm.Ibcast(buf, root=root), "broadcast")
-            outs, offset = [], 0
-            for h in hosts:
-                outs.append(rt.to_device(buf[offset : offset + h.size].reshape(h.shape)))
-                offset += h.size
-            return outs[0] if len(outs) == 1 else tuple(outs)
+                ch.call(lambda: ch.comm.Bcast(buf, root=root), "broadcast")
+            outs = _split(buf, hosts)
+            if rt.host_copy:
+                outs = rt.to_device(outs) if len(hosts) == 1 else tuple(rt.to_device(o) for o in outs)
+            return outs
 
         return broadcast
 
@@ -356,13 +365,33 @@ class MPIBroadcast(OpDef):
         return [next(it) * keep if g is not None else None for g in grads]
 
 
+def _broadcast_nccl(op: Operation, rt: Any, ch: Channel, every_call: bool) -> Any:
+    """The broadcast kernel for GPU tensors: one NCCL bcast of the packed inputs."""
+    xp = rt.xp
+    root = op.attrs["root_rank"]
+
+    def broadcast(*xs):
+        xs = [xp.asarray(x) for x in xs]  # a host input fed straight in
+        if ch.needs_check(every_call):
+            ch.check_agreement("broadcast", _meta(op, xs), every_call, "nccl")
+        buf = xp.concatenate([xp.ravel(x) for x in xs]) if len(xs) > 1 else xp.ravel(xs[0]).copy()
+        if ch.size > 1:
+            link = ch.nccl_link(xp)
+            code = nccl_dtype(link.nccl, buf.dtype)
+            link.run(lambda s: link.comm.bcast(buf.data.ptr, buf.size, code, root, s), "broadcast")
+        return _split(buf, xs)
+
+    return broadcast
+
+
 def broadcast_n(tensors: list, root_rank: int, name: str | None = None) -> list[Tensor]:
     _comm.mpi()
     ts = [convert_to_tensor(t) for t in tensors]
     if len({t.dtype for t in ts}) > 1:
-        raise TypeError("A fused broadcast needs tensors of one dtype: " + ", ".join(f"{t.name} ({t.dtype.name})" for t in ts))
+        kinds = ", ".join(f"{t.name} ({t.dtype.name})" for t in ts)
+        raise TypeError(f"A fused broadcast needs tensors of one dtype: {kinds}")
     op = get_default_graph().create_op("MPIBroadcast", ts, {"root_rank": int(root_rank)}, name=name or "MPIBroadcast")
-    op.attrs["channel"] = _Channel(op.name)
+    op.attrs["channel"] = Channel(op.name)
     return list(op.outputs)
 
 
@@ -388,5 +417,3 @@ def broadcast_global_variables(root_rank: int = 0) -> Operation:
             assigns.extend(v.assign(val) for v, val in zip(vs, values))
     return group(*assigns, name="broadcast_global_variables")
 
-
-_ = _dtypes

@@ -109,20 +109,30 @@ def abort_with(message: str, code: int = 1) -> None:
 
     buf = np.frombuffer(payload, dtype=np.uint8).copy()
     reqs = [comm.Isend([buf, MPI.BYTE], dest=r, tag=TAG_ERROR) for r in range(comm.Get_size()) if r != comm.Get_rank()]
-    # Give the message a moment to reach ranks polling in a collective, then stop everything.
-    MPI.Request.Waitall(reqs) if _wait_briefly(reqs) else None
+    # Give the message a moment to reach ranks whose watchdog looks for it, then stop everything.
+    _wait_briefly(reqs)
     comm.Abort(code)
     os._exit(code)
 
 
+def abort_quietly(message: str, code: int = 1) -> None:
+    """Prints ``message`` and aborts the job, sending nothing (for a failure another rank reported)."""
+    mpi()
+    sys.stderr.write(f"[flowgraph.distribute] {message}\n")
+    sys.stderr.flush()
+    _world.comm.Abort(code)
+    os._exit(code)
+
+
 def _wait_briefly(reqs: list, seconds: float = 1.0) -> bool:
+    """True once every request completed, False after ``seconds``."""
     import time
 
     MPI = mpi()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if MPI.Request.Testall(reqs):
-            return False
+            return True
         time.sleep(0.01)
     return False
 

@@ -69,6 +69,15 @@ def test_mismatched_shapes_name_tensor_and_ranks():
     assert time.monotonic() - t0 < 60
 
 
+def test_shapes_that_part_after_the_first_run_are_named():
+    p = run_mpi("faults.py", "mismatch_later", timeout=60)
+    assert p.returncode != 0
+    err = p.stdout + p.stderr
+    assert p.stdout.count("first run agreed") == 2
+    assert "grads_dyn" in err and "[2, 3]" in err and "[3, 3]" in err and "rank 1" in err
+    assert "finished" not in p.stdout
+
+
 def test_a_raising_rank_stops_the_job_with_its_error():
     t0 = time.monotonic()
     p = run_mpi("faults.py", "raise", timeout=60)

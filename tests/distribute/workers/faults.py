@@ -1,4 +1,4 @@
-"""Run under mpiexec with a fault mode: mismatch | raise | timeout."""
+"""Run under mpiexec with a fault mode: mismatch | mismatch_later | raise | timeout."""
 
 import sys
 import time
@@ -17,6 +17,14 @@ if mode == "mismatch":
     x = tf.constant(np.ones(shape))
     y = hvd.allreduce(x, name="grads_fc1")
     tf.Session().run(y)
+elif mode == "mismatch_later":
+    # Shapes agree on the first run and part on the second: a dynamic shape is checked every run.
+    x = tf.placeholder(tf.float64, [None, 3])
+    y = hvd.allreduce(x, name="grads_dyn")
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(y, {x: np.full((2, 3), r + 1.0)}), np.full((2, 3), 1.5))
+        print("first run agreed", r, flush=True)
+        sess.run(y, {x: np.ones((2 + r, 3))})
 elif mode == "raise":
     x = tf.constant(np.ones(3))
     y = hvd.allreduce(x, name="sync")
