@@ -23,6 +23,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 import zlib
 from typing import Any
 
@@ -69,16 +70,19 @@ class Channel:
         self.nccl: NcclLink | None = None
 
     # -- waiting ------------------------------------------------------------------------------
-    def call(self, blocking: Any, what: str) -> Any:
-        """Runs ``blocking()`` (an MPI call or a stream synchronize) under the watchdog."""
+    def call(self, what: str, blocking: Any, *args: Any) -> Any:
+        """``blocking(*args)`` (an MPI call or a stream synchronize), watched by the watchdog."""
         self.seq += 1
         if self.size == 1:
-            return blocking()
-        w = _watchdog.watch(self, what)
+            return blocking(*args)
+        active = _watchdog.active
+        active[self] = (what, time.monotonic())  # a dict store is atomic under the GIL: no lock
+        if _watchdog.thread is None:
+            _watchdog.start()
         try:
-            return blocking()
+            return blocking(*args)
         finally:
-            _watchdog.done(w)
+            del active[self]
 
     def announce(self, seq: int) -> None:
         MPI = self.MPI
@@ -114,8 +118,7 @@ class Channel:
             digest = np.array([zlib.crc32(mine.encode())], dtype=np.int64)
             digests = np.empty(self.size, dtype=np.int64)
             MPI = self.MPI
-            self.call(lambda: self.comm.Allgather([digest, MPI.INT64_T], [digests, MPI.INT64_T]),
-                      f"{kind} (shape check)")
+            self.call(f"{kind} (shape check)", self.comm.Allgather, [digest, MPI.INT64_T], [digests, MPI.INT64_T])
             if (digests == digests[0]).all():
                 return
         views = self._gather_text(mine, kind)
@@ -133,12 +136,12 @@ class Channel:
         MPI = self.MPI
         data = np.frombuffer(text.encode(), dtype=np.uint8)
         lengths = np.empty(self.size, dtype=np.int64)
-        self.call(lambda: self.comm.Allgather([np.array([data.size], dtype=np.int64), MPI.INT64_T],
-                                              [lengths, MPI.INT64_T]), f"{kind} (agreement check)")
+        mine = np.array([data.size], dtype=np.int64)
+        self.call(f"{kind} (agreement check)", self.comm.Allgather, [mine, MPI.INT64_T], [lengths, MPI.INT64_T])
         out = np.empty(int(lengths.sum()), dtype=np.uint8)
         displs = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        self.call(lambda: self.comm.Allgatherv([data, MPI.BYTE], [out, (lengths, displs), MPI.BYTE]),
-                  f"{kind} (agreement check)")
+        recv = [out, (lengths, displs), MPI.BYTE]
+        self.call(f"{kind} (agreement check)", self.comm.Allgatherv, [data, MPI.BYTE], recv)
         return [json.loads(out[d : d + n].tobytes().decode()) for d, n in zip(displs, lengths)]
 
     # -- NCCL ---------------------------------------------------------------------------------
@@ -149,37 +152,20 @@ class Channel:
         return self.nccl
 
 
-class _Wait:
-    __slots__ = ("channel", "seq", "what", "start", "timeout", "noticed")
-
-    def __init__(self, channel: Channel, what: str) -> None:
-        self.channel = channel
-        self.seq = channel.seq
-        self.what = what
-        self.start = time.monotonic()
-        self.timeout = collective_timeout()
-        self.noticed = False
-
-
 class _Watchdog:
-    """One daemon thread that looks at the waits in progress every ``_TICK`` seconds."""
+    """One daemon thread that looks at the waits in progress every ``_TICK`` seconds.
+
+    ``active`` maps each channel waiting now to ``(what, start)``; the channel's ``seq`` names the
+    collective it waits in (one wait per channel at a time: its collectives run in order).
+    """
 
     def __init__(self) -> None:
-        self.active: dict[int, _Wait] = {}
+        self.active: dict[Channel, tuple[str, float]] = {}
+        self.noticed: weakref.WeakKeyDictionary[Channel, int] = weakref.WeakKeyDictionary()  # seq last announced
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
-    def watch(self, channel: Channel, what: str) -> _Wait:
-        w = _Wait(channel, what)
-        self.active[id(w)] = w  # a dict store is atomic under the GIL: no lock on the hot path
-        if self.thread is None:
-            self._start()
-        return w
-
-    def done(self, w: _Wait) -> None:
-        self.active.pop(id(w), None)
-
-    def _start(self) -> None:
+    def start(self) -> None:
         with self.lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="flowgraph-collective-watchdog", daemon=True)
@@ -189,32 +175,31 @@ class _Watchdog:
         while True:
             time.sleep(_TICK)
             now = time.monotonic()
-            for w in list(self.active.values()):
+            for ch, (what, start) in list(self.active.items()):
                 try:
-                    self._look(w, now)
+                    self._look(ch, ch.seq, what, now - start)
                 except Exception as e:  # noqa: BLE001 - the watchdog must never die silently
                     sys.stderr.write(f"[flowgraph.distribute] watchdog: {type(e).__name__}: {e}\n")
 
-    def _look(self, w: _Wait, now: float) -> None:
-        age = now - w.start
-        notice_after = _notice_after(w.timeout)
+    def _look(self, ch: Channel, seq: int, what: str, age: float) -> None:
+        timeout = collective_timeout()
+        notice_after = _notice_after(timeout)
         if age < notice_after:
             return
-        ch = w.channel
-        if not w.noticed:
-            w.noticed = True
-            ch.announce(w.seq)
+        if self.noticed.get(ch) != seq:
+            self.noticed[ch] = seq
+            ch.announce(seq)
         ch.drain_arrivals()
         msg = _comm.remote_error()
         if msg is not None:
-            _comm.abort_quietly(f"rank {ch.rank} stops in {w.what} '{ch.op_name}': another rank failed.\n{msg}")
+            _comm.abort_quietly(f"rank {ch.rank} stops in {what} '{ch.op_name}': another rank failed.\n{msg}")
         # Ranks that arrived just before the deadline announce themselves within notice_after:
         # wait that long past the deadline so only ranks really missing are named.
-        if age > w.timeout + notice_after + 2 * _TICK:
+        if age > timeout + notice_after + 2 * _TICK:
             ch.drain_arrivals()
-            missing = [r for r in range(ch.size) if r != ch.rank and ch.arrived[r] < w.seq]
+            missing = [r for r in range(ch.size) if r != ch.rank and ch.arrived[r] < seq]
             _comm.abort_with(
-                f"DeadlineExceededError: {w.what} '{ch.op_name}' timed out after {w.timeout:g} s on rank {ch.rank}: "
+                f"DeadlineExceededError: {what} '{ch.op_name}' timed out after {timeout:g} s on rank {ch.rank}: "
                 f"ranks {missing} have not arrived (set FLOWGRAPH_COLLECTIVE_TIMEOUT or "
                 "flowgraph.distribute.set_collective_timeout to wait longer)."
             )
@@ -296,7 +281,7 @@ class NcclLink:
         uid = np.zeros(128, dtype=np.int8)
         if channel.rank == 0:
             uid[:] = np.array(nccl.get_unique_id(), dtype=np.int64).astype(np.int8)
-        channel.call(lambda: channel.comm.Bcast([uid, channel.MPI.SIGNED_CHAR], root=0), "NCCL setup")
+        channel.call("NCCL setup", channel.comm.Bcast, [uid, channel.MPI.SIGNED_CHAR], 0)
         self.comm = nccl.NcclCommunicator(channel.size, tuple(int(v) for v in uid), channel.rank)
         self.stream = xp.cuda.Stream(non_blocking=True)
 
@@ -305,4 +290,4 @@ class NcclLink:
         ready = self.xp.cuda.get_current_stream().record()
         self.stream.wait_event(ready)
         enqueue(self.stream.ptr)
-        self.channel.call(self.stream.synchronize, what)
+        self.channel.call(what, self.stream.synchronize)
