@@ -125,7 +125,8 @@ class MPIAllreduce(OpDef):
         if _transport(op, rt, "allreduce") == "nccl":
             return _allreduce_nccl(op, rt, ch, every_call)
         average = op.attrs["average"]
-        SUM = ch.MPI.SUM
+        # A sum of booleans saturates: logical or (MPI defines no sum on them).
+        SUM = ch.MPI.LOR if op.inputs[0].dtype.is_bool else ch.MPI.SUM
         send_buf, recv_buf = _Buffer(), _Buffer()
         host_copy, to_host, to_device = rt.host_copy, rt.to_host, rt.to_device
 
@@ -203,6 +204,8 @@ def allreduce_n(tensors: list, average: bool = True, name: str | None = None) ->
     if len({t.dtype for t in ts}) > 1:
         kinds = ", ".join(f"{t.name} ({t.dtype.name})" for t in ts)
         raise TypeError(f"A fused allreduce needs tensors of one dtype: {kinds}")
+    if average and ts and ts[0].dtype.is_bool:
+        raise TypeError(f"Cannot average booleans over ranks ({ts[0].name}): pass average=False for a logical or.")
     g = get_default_graph()
     op = g.create_op("MPIAllreduce", ts, {"average": bool(average)}, name=name or "MPIAllreduce")
     op.attrs["channel"] = Channel(op.name)
@@ -210,7 +213,8 @@ def allreduce_n(tensors: list, average: bool = True, name: str | None = None) ->
 
 
 def allreduce(tensor: Any, average: bool = True, name: str | None = None) -> Tensor:
-    """``tensor`` summed over all ranks (divided by the number of ranks when ``average``)."""
+    """``tensor`` summed over all ranks (divided by the number of ranks when ``average``; integers
+    floor-divided; booleans: logical or, never averaged)."""
     return allreduce_n([tensor], average=average, name=name)[0]
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import time
@@ -16,26 +14,11 @@ import pytest
 pytest.importorskip("mpi4py", reason="the 'mpi' extra (mpi4py + mpich) is not installed")
 
 HERE = pathlib.Path(__file__).resolve().parent
-WORKERS = HERE / "workers"
+sys.path.insert(0, str(HERE))
 
-
-def _mpiexec() -> str:
-    local = shutil.which("mpiexec", path=str(pathlib.Path(sys.executable).parent))
-    found = local or shutil.which("mpiexec")
-    if not found:
-        pytest.skip("mpiexec not found (install the 'mpi' extra: mpich)")
-    return found
-
-
-def run_mpi(script: str, *args: str, n: int = 2, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    cmd = [_mpiexec(), "-n", str(n), sys.executable, str(WORKERS / script), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def _results(folder: pathlib.Path) -> dict[int, dict]:
-    rows = [json.loads(f.read_text()) for f in sorted(folder.glob("rank*.json"))]
-    return {row["rank"]: row for row in rows}
+from mpi_launch import mpiexec as _mpiexec  # noqa: E402
+from mpi_launch import results as _results  # noqa: E402
+from mpi_launch import run_mpi  # noqa: E402
 
 
 def test_collectives_match_numpy(tmp_path):
