@@ -23,8 +23,7 @@ def main() -> None:
     import mnist_lenet5
 
     t0 = time.time()
-    # One epoch: Adam at 3e-3 (a single epoch has no time for the 10-epoch recipe's decay and shifts).
-    acc = mnist_lenet5.main(["--epochs", "1", "--lr", "3e-3", "--shift", "0", "--checkpoint-dir", "out/checkpoints/lenet5"])
+    acc = mnist_lenet5.main([*mnist_lenet5.ONE_EPOCH, "--checkpoint-dir", "out/checkpoints/lenet5"])
     print(f"LeNet-5 after one epoch: test accuracy {acc:.2%} ({time.time() - t0:.0f} s)")
 
     print("\n== 3. The graph, rendered ==")

@@ -459,7 +459,8 @@ def train(
             def schedule(step: int, first: int = epoch * len(batches)) -> float:
                 return learning_rate(args, first + step, total)
 
-            lr = schedule(0)
+            lr, last_lr = schedule(0), schedule(len(batches) - 1)
+            lr_text = f"{lr:.2e}" if last_lr == lr else f"{lr:.2e}->{last_lr:.2e}"  # first and last step
 
             bar = ProgressBar(len(x_train), f"epoch {epoch + 1:>2}/{args.epochs}", enabled=not args.quiet)
             stats = run_epoch(sess, g, batches, schedule, args.shift, rng, bar, writer)
@@ -478,8 +479,7 @@ def train(
                 history[key].append(value)
             print(
                 f"epoch {epoch + 1}/{args.epochs}: loss {stats['loss']:.4f}  train acc {100 * stats['acc']:.2f}%  "
-                f"test acc {100 * acc:.2f}%  lr {lr:.2e}  {stats['images_per_s']:,.0f} img/s  "
-                f"{stats['seconds']:.1f}s",
+                f"test acc {100 * acc:.2f}%  lr {lr_text}  {stats['images_per_s']:,.0f} img/s  {stats['seconds']:.1f}s",
                 file=log,
             )
             if ckpt_prefix:

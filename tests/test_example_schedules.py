@@ -114,3 +114,10 @@ def test_lenet5_one_epoch_recipe_runs(capsys):
     acc = lenet.main([*argv, "--lr-schedule", "cosine", "--warmup", "0.05", "--ema", "0.99", "--standardize"])
     assert "final test accuracy" in capsys.readouterr().out
     assert acc > 0.6, acc
+
+
+def test_demo_recipe_is_one_epoch_of_the_lenet5_defaults(mlp):
+    lenet = load_example("mnist_lenet5")
+    args = mlp.parse_args(lenet.ONE_EPOCH, "x", batch_size=64, shift=1)
+    assert (args.epochs, args.batch_size, args.shift, args.lr_schedule) == (1, 64, 1, "cosine")
+    assert "mnist_lenet5.ONE_EPOCH" in (EXAMPLES / "demo.py").read_text()
