@@ -35,6 +35,9 @@ class OpDef:
     ref_output: bool = False
     #: True for pass-throughs (Identity) whose consumers may read the ref behind them directly.
     forwards_ref: bool = False
+    #: True when every output is a newly allocated array, never a view of an input or of state:
+    #: a plan may then let this output's sole consumer overwrite it (``donating`` kernels).
+    fresh_output: bool = False
 
     def infer(self, op: Operation) -> list[tuple[Any, tuple | None]]:
         """Returns ``[(dtype, dims), ...]`` for each output; raises ValueError/TypeError if invalid."""

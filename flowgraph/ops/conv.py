@@ -217,6 +217,11 @@ def _taps(gh: _Axis, gw: _Axis) -> list[tuple]:
     return out
 
 
+def _tiled(a: _Axis) -> bool:
+    """The windows tile the axis exactly (no overlap, gap, padding or remainder): taps write every input once."""
+    return a.k == a.s and a.d == 1 and a.pad == 0 and a.n_out * a.s == a.n_in
+
+
 def _overlapping(gh: _Axis, gw: _Axis) -> bool:
     """True when some input position lies in two windows (then tap contributions must be added)."""
     return (gh.k - 1) * gh.d + 1 > gh.s or (gw.k - 1) * gw.d + 1 > gw.s
@@ -444,11 +449,13 @@ def _first_max_masks(xp: Any, x: Any, y: Any, gh: _Axis, gw: _Axis):
     """Yields (tap, mask): mask marks outputs whose first maximum (row-major window order) is at this tap."""
     taps = _taps(gh, gw)
     taken = xp.zeros(y.shape, dtype=bool)
+    scratch = xp.empty(y.shape, dtype=bool)  # each mask is used before the next is computed
     for i, t in enumerate(taps):
-        m = x[:, t[4], t[5]] == y[:, t[2], t[3]]
+        m = scratch[:, t[2], t[3]]
+        xp.equal(x[:, t[4], t[5]], y[:, t[2], t[3]], out=m)
         tk = taken[:, t[2], t[3]]
         if i:
-            m = xp.greater(m, tk)  # m and not taken
+            xp.greater(m, tk, out=m)  # m and not taken
         if i < len(taps) - 1:
             xp.logical_or(tk, m, out=tk)
         yield t, m
@@ -456,8 +463,8 @@ def _first_max_masks(xp: Any, x: Any, y: Any, gh: _Axis, gw: _Axis):
 
 def _max_pool_grad(xp: Any, x: Any, y: Any, g: Any, gh: _Axis, gw: _Axis) -> Any:
     """Routes each output gradient to the first maximum of its window, as TF does on ties."""
-    dx = xp.zeros(x.shape, dtype=g.dtype)
     overlap = _overlapping(gh, gw)
+    dx = (xp.empty if _tiled(gh) and _tiled(gw) else xp.zeros)(x.shape, dtype=g.dtype)
     for t, m in _first_max_masks(xp, x, y, gh, gw):
         d = dx[:, t[4], t[5]]
         if overlap:
@@ -922,6 +929,8 @@ class Conv2DBackpropInput(_BackpropInput):
 @register_op
 class Conv2DBackpropFilter(_BackpropFilter):
     """Gradient of Conv2D w.r.t. its filter: patches^T @ g (the forward's patches when it ran this run)."""
+
+    fresh_output = True
 
 
 @register_op

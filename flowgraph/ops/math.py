@@ -1297,6 +1297,7 @@ class MatMul(OpDef):
     """``a @ b`` for rank-2 operands, with optional transposes (one BLAS GEMM)."""
 
     heavy = True
+    fresh_output = True
 
     def infer(self, op):
         a, b = op.inputs

@@ -670,6 +670,8 @@ class BiasAdd(OpDef):
 class BiasAddGrad(OpDef):
     """Sums ``out_backprop`` over every axis but the channel one, as one GEMM with a ones vector."""
 
+    fresh_output = True
+
     def infer(self, op):
         (g,) = op.inputs
         if g._dims is not None and len(g._dims) < 2:

@@ -231,6 +231,7 @@ def build_plan(
     _link(steps)
     keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
     readers = _set_frees(steps, n_slots, keep)
+    _donate(steps, readers, keep)
     host_copy = any(s >= 0 and slot_dev.get(s, host) != host for s in fetch_slots)
     if runtime_of is None:
         host_copy = bool(getattr(rt, "host_copy", False))
@@ -340,6 +341,20 @@ def _link(steps: list[Step]) -> None:
         st.n_deps = len(deps)
         for d in deps:
             steps[d].consumers.append(i)
+
+
+def _donate(steps: list[Step], readers: list[int], keep: frozenset) -> None:
+    """Lets a kernel overwrite an input that is a fresh array no one else reads (an optimizer's
+    gradient): such kernels carry ``donating`` (the overwriting variant) and ``donated_arg``."""
+    producer = {s: st for st in steps for s in st.out_slots if s >= 0}
+    for st in steps:
+        donating = getattr(st.kernel, "donating", None)
+        if donating is None:
+            continue
+        s = st.in_slots[st.kernel.donated_arg]
+        src = producer.get(s)
+        if readers[s] == 1 and s not in keep and src is not None and src.for_op is None and src.op._opdef.fresh_output:
+            st.kernel = donating
 
 
 def _set_frees(steps: list[Step], n_slots: int, keep: frozenset) -> list[int]:

@@ -24,6 +24,15 @@ class ApplyGradientDescent(ApplyOp):
 
         return update
 
+    def donated_update_fn(self, op, xp):
+        def update(var, alpha, delta):
+            if delta.shape != var.shape or delta.dtype != var.dtype or not delta.flags.writeable:
+                return self.update_fn(op, xp)(var, alpha, delta)
+            xp.multiply(delta, alpha, out=delta)
+            return (xp.subtract(var, delta, out=delta),)
+
+        return update
+
 
 NotDifferentiable("ApplyGradientDescent")
 

@@ -95,7 +95,7 @@ class ApplyOp(OpDef):
         var_op = ref_ops[0]
         grad_arg = self.grad_index % len(op.inputs) - self.n_refs
 
-        def apply(*args: Any) -> Any:
+        def apply(*args: Any, _update: Callable = update) -> Any:
             current = [read_store(store, r, op) for r in ref_ops]
             grad = args[grad_arg]
             if grad.shape != current[0].shape:
@@ -112,17 +112,29 @@ class ApplyOp(OpDef):
                 args[grad_arg] = asarray(grad).reshape(1)
                 new = [v.reshape(()) for v in update(*current, *args)]
             else:
-                new = update(*current, *args)
+                new = _update(*current, *args)
             for r, value in zip(ref_ops[1:], new[1:]):
                 store[r] = value
             store[var_op] = new[0]
             return new[0]
 
+        donated = self.donated_update_fn(op, rt.xp)
+        if donated is not None:
+            apply.donated_arg = grad_arg  # type: ignore[attr-defined]
+            apply.donating = lambda *args: apply(*args, _update=donated)  # type: ignore[attr-defined]
         return apply
 
     def update_fn(self, op: Operation, xp: Any) -> Callable:
         """``f(var, *slots, *non_ref_inputs) -> (new_var, *new_slots)``: fresh arrays only."""
         raise TypeError(f"op type {self.type} defines no update")
+
+    def donated_update_fn(self, op: Operation, xp: Any) -> Callable | None:
+        """Like ``update_fn``, but free to build the new values in the gradient's buffer.
+
+        The plan uses it when the gradient is a fresh array only this op reads (a donated buffer):
+        the update then allocates nothing, as a hand-written in-place ``w -= lr * g`` would not.
+        """
+        return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -138,3 +138,63 @@ def test_plan_for_an_op_without_outputs(fresh_graph, rt):
     v = tf.Variable(0.0)
     plan = build_plan(fresh_graph, [tf.group(v.initializer)], [], rt, 1)
     assert _names(plan.steps)[-1] == "group_deps" and plan.fetch_slots == (-1,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Donated gradient buffers
+# ---------------------------------------------------------------------------------------------
+def _sgd_graph():
+    x = tf.constant(np.arange(6.0).reshape(2, 3))
+    w = tf.Variable(np.ones((3, 2)), name="w")
+    loss = tf.reduce_sum(tf.matmul(x, w) ** 2)
+    (g,) = tf.gradients(loss, [w])
+    return x, w, g, tf.train.GradientDescentOptimizer(0.1).apply_gradients([(g, w)])
+
+
+def _want_after_one_step():
+    x, w = np.arange(6.0).reshape(2, 3), np.ones((3, 2))
+    g = x.T @ (2 * (x @ w))
+    return w - 0.1 * g, g
+
+
+def _kernel_of(plan, op_type):
+    return next(st.kernel for st in plan.steps if st.op.type == op_type)
+
+
+def test_sgd_update_builds_the_new_weights_in_a_gradient_buffer_only_it_reads(fresh_graph, rt):
+    _, w, g, train = _sgd_graph()
+    plan = build_plan(fresh_graph, [train], [], rt, 1)
+    kernel = _kernel_of(plan, "ApplyGradientDescent")
+    assert getattr(kernel, "donated_arg", None) is None  # the donating variant replaced the plain one
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        np.testing.assert_allclose(sess.run(w), _want_after_one_step()[0], rtol=1e-7)  # lr is float32 0.1
+
+
+def test_a_fetched_or_shared_gradient_is_never_overwritten(fresh_graph, rt):
+    _, w, g, train = _sgd_graph()
+    doubled = g * 2.0  # a second reader of g
+    for fetches in ([train, g], [train, doubled]):
+        plan = build_plan(fresh_graph, fetches, [], rt, 1)
+        assert getattr(_kernel_of(plan, "ApplyGradientDescent"), "donated_arg", None) == 1
+    want_w, want_g = _want_after_one_step()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        _, got_g, got_doubled = sess.run([train, g, doubled])
+        np.testing.assert_allclose(got_g, want_g, rtol=1e-12)
+        np.testing.assert_allclose(got_doubled, 2 * want_g, rtol=1e-12)
+        np.testing.assert_allclose(sess.run(w), want_w, rtol=1e-7)
+
+
+def test_a_gradient_that_is_a_view_of_other_state_is_not_donated(fresh_graph, rt):
+    w = tf.Variable(np.ones(3), name="w")
+    g = tf.identity(tf.constant(np.full(3, 2.0)))  # Identity may hand over its input itself
+    train = tf.train.GradientDescentOptimizer(0.5).apply_gradients([(g, w)])
+    plan = build_plan(fresh_graph, [train], [], rt, 1)
+    assert getattr(_kernel_of(plan, "ApplyGradientDescent"), "donated_arg", None) == 1
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        sess.run(train)
+        np.testing.assert_allclose(sess.run(w), np.full(3, -1.0))  # the constant stayed 2
