@@ -8,6 +8,7 @@ shape vectors (``Shape``, ``Pack`` of scalars, ``ConcatV2``, slices of those), u
 from __future__ import annotations
 
 import builtins
+import math
 import weakref
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -408,6 +409,9 @@ class SumToShape(OpDef):
             axes = tuple(_pyrange(lead)) + tuple(
                 lead + i for i, d in enumerate(target) if d == 1 and g.shape[lead + i] != 1
             )
+            if axes == (0,) and g.ndim == 2 and g.dtype.kind == "f" and g.shape[0] > 1:
+                # A bias gradient: ones @ g is a GEMV, several times faster than a sum down tall columns.
+                return xp.reshape(xp.matmul(xp.ones(g.shape[0], dtype=g.dtype), g), target)
             out = xp.sum(g, axis=axes, keepdims=False, dtype=g.dtype) if axes else g
             return xp.reshape(out, target)
 
@@ -482,8 +486,8 @@ class ReductionCount(OpDef):
         dt = op.attrs["dtype"].np
 
         def count(x, y):
-            ny = max(int(np.prod(np.shape(y))), 1)
-            return xp.asarray(int(np.prod(np.shape(x))) // ny if np.shape(x) else 1, dtype=dt)
+            sx = np.shape(x)
+            return xp.asarray(math.prod(sx) // max(math.prod(np.shape(y)), 1) if sx else 1, dtype=dt)
 
         return count
 

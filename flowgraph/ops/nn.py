@@ -500,14 +500,9 @@ class SparseSoftmaxCrossEntropyWithLogits(OpDef):
 
         def sparse_xent(x, lab):
             c = x.shape[-1]
-            if lab.size and (int(lab.min()) < 0 or int(lab.max()) >= c):
-                bad = int(lab.min()) if int(lab.min()) < 0 else int(lab.max())
-                raise InvalidArgumentError(
-                    None, op,
-                    f"Received a label value of {bad} which is outside the valid range of [0, {c}).  Label values: "
-                    f"{' '.join(str(int(v)) for v in lab.ravel()[:32])}"
-                    f"\n\t [[node {op.name} (defined at {op.location}) ]]",
-                )
+            if x.ndim == 2 and xp is np and lab.ndim == 1 and lab.size == x.shape[0]:
+                return xent_rows(x, lab, c)
+            check_labels(lab, c)
             s = x - x.max(axis=-1, keepdims=True)
             e = xp.exp(s)
             se = e.sum(axis=-1, keepdims=True)
@@ -517,6 +512,31 @@ class SparseSoftmaxCrossEntropyWithLogits(OpDef):
             flat = e.reshape(-1, c)
             flat[xp.arange(flat.shape[0]), idx.ravel()] -= 1
             return loss, e
+
+        def xent_rows(x, lab, c):
+            """The common (batch, classes) case with fewer temporaries: fancy indexing by rows."""
+            lo, hi = (int(lab.min()), int(lab.max())) if lab.size else (0, 0)
+            if lo < 0 or hi >= c:
+                check_labels(lab, c)
+            rows = np.arange(x.shape[0])
+            s = x - x.max(axis=1, keepdims=True)
+            e = np.exp(s)
+            se = e.sum(axis=1)
+            loss = np.log(se)
+            loss -= s[rows, lab]
+            e /= se[:, None]
+            e[rows, lab] -= 1
+            return loss, e
+
+        def check_labels(lab, c):
+            if lab.size and (int(lab.min()) < 0 or int(lab.max()) >= c):
+                bad = int(lab.min()) if int(lab.min()) < 0 else int(lab.max())
+                raise InvalidArgumentError(
+                    None, op,
+                    f"Received a label value of {bad} which is outside the valid range of [0, {c}).  Label values: "
+                    f"{' '.join(str(int(v)) for v in lab.ravel()[:32])}"
+                    f"\n\t [[node {op.name} (defined at {op.location}) ]]",
+                )
 
         return sparse_xent
 
