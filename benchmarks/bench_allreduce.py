@@ -37,7 +37,7 @@ def measure(nbytes: int, rounds: int) -> dict:
     comm = MPI.COMM_WORLD
     buf = np.random.default_rng(comm.Get_rank()).random(nbytes // 4, dtype=np.float32)
     out = np.empty_like(buf)
-    reps = max(5, int(1e8 // nbytes))
+    reps = max(10, int(2e8 // nbytes))  # about 50 ms per timing at full speed
 
     def bare():
         comm.Allreduce(buf, out, op=MPI.SUM)

@@ -130,13 +130,13 @@ class MPIAllreduce(OpDef):
         send_buf, recv_buf = _Buffer(), _Buffer()
         host_copy, to_host, to_device = rt.host_copy, rt.to_host, rt.to_device
 
-        def reduce_flat(send):
+        def reduce_flat(send, mean_after):
             recv = recv_buf.get(send.size, send.dtype)
             if ch.size == 1:
                 np.copyto(recv, send)
                 return recv
             ch.call("allreduce", ch.comm.Allreduce, send, recv, SUM)
-            if average:
+            if mean_after:
                 _mean_in_place(recv, ch.size)
             return recv
 
@@ -146,7 +146,7 @@ class MPIAllreduce(OpDef):
                 h = np.asarray(to_host(x) if host_copy else x, order="C")
                 if ch.needs_check(every_call):
                     ch.check_agreement("allreduce", _meta(op, [h]), every_call)
-                out = reduce_flat(h.reshape(-1)).reshape(h.shape)
+                out = reduce_flat(h.reshape(-1), average).reshape(h.shape)
                 return to_device(out) if host_copy else out
 
             return allreduce
@@ -156,8 +156,17 @@ class MPIAllreduce(OpDef):
             if ch.needs_check(every_call):
                 ch.check_agreement("allreduce", _meta(op, hosts), every_call)
             send = send_buf.get(sum(h.size for h in hosts), hosts[0].dtype)
-            np.concatenate([h.reshape(-1) for h in hosts], out=send)
-            outs = _split(reduce_flat(send), hosts)
+            # Floats are averaged while packed (x / size summed, as Horovod's prescale): the copy
+            # into the fusion buffer is needed anyway, so the mean costs no pass of its own.
+            prescale = average and ch.size > 1 and send.dtype.kind in "fc"
+            if prescale:
+                scale, offset = send.dtype.type(1.0 / ch.size), 0
+                for h in hosts:
+                    np.multiply(h.reshape(-1), scale, out=send[offset : offset + h.size])
+                    offset += h.size
+            else:
+                np.concatenate([h.reshape(-1) for h in hosts], out=send)
+            outs = _split(reduce_flat(send, average and not prescale), hosts)
             return tuple(to_device(o) for o in outs) if host_copy else outs
 
         return allreduce_fused

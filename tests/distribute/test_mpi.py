@@ -29,7 +29,7 @@ def test_collectives_match_numpy(tmp_path):
     base = np.arange(6.0).reshape(2, 3)
     xs = [base * 1, base * 2]
     for r, row in rows.items():
-        avg, total, fused, gathered, bcast, grad, ggrad, ints = row["out"]
+        avg, total, fused, gathered, bcast, grad, ggrad, ints, fused_mean, int_mean = row["out"]
         np.testing.assert_allclose(avg, (xs[0] + xs[1]) / 2)
         np.testing.assert_allclose(total, xs[0] + xs[1])
         np.testing.assert_allclose(fused[0], xs[0] + xs[1])
@@ -41,6 +41,9 @@ def test_collectives_match_numpy(tmp_path):
         # gathered*gathered summed on both ranks: grad of own rows = 2 * rows * 2 ranks.
         np.testing.assert_allclose(ggrad, 4 * np.full((r + 1, 2), float(r)))
         assert ints == [3, 20]
+        np.testing.assert_allclose(fused_mean[0], (xs[0] + xs[1]) / 2)
+        np.testing.assert_allclose(fused_mean[1], (xs[0] + xs[1]))
+        assert int_mean == [1, 15]
 
 
 def test_mismatched_shapes_name_tensor_and_ranks():

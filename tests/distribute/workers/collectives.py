@@ -23,8 +23,12 @@ w = tf.constant(np.full((2, 3), float(r + 1)))
 (grad,) = tf.gradients(tf.reduce_sum(avg * w), x)
 (ggrad,) = tf.gradients(tf.reduce_sum(gathered * gathered), rows)
 ints = hvd.allreduce(tf.constant([r + 1, 10], dtype=tf.int32), average=False)
+fused_mean = hvd.allreduce_n([x, x * 2.0], name="fused_mean")  # averaged while packed
+int_mean = hvd.allreduce(tf.constant([r + 1, 10 * (r + 1)], dtype=tf.int32))  # floor of the mean
 with tf.Session() as sess:
     rows_val = np.full((r + 1, 2), float(r))
-    out = sess.run([avg, total, fused, gathered, bcast, grad, ggrad, ints], {x: x_val, rows: rows_val})
-pathlib.Path(sys.argv[1], f"rank{r}.json").write_text(json.dumps({"rank": r, "size": n, "out": [np.asarray(o).tolist() if not isinstance(o, list) else [a.tolist() for a in o] for o in out]}))
+    fetches = [avg, total, fused, gathered, bcast, grad, ggrad, ints, fused_mean, int_mean]
+    out = sess.run(fetches, {x: x_val, rows: rows_val})
+rows_out = [np.asarray(o).tolist() if not isinstance(o, list) else [a.tolist() for a in o] for o in out]
+pathlib.Path(sys.argv[1], f"rank{r}.json").write_text(json.dumps({"rank": r, "size": n, "out": rows_out}))
 
