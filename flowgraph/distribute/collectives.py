@@ -127,18 +127,28 @@ class MPIAllreduce(OpDef):
         average = op.attrs["average"]
         # A sum of booleans saturates: logical or (MPI defines no sum on them).
         SUM = ch.MPI.LOR if op.inputs[0].dtype.is_bool else ch.MPI.SUM
-        send_buf, recv_buf = _Buffer(), _Buffer()
+        IN_PLACE = ch.MPI.IN_PLACE
+        size = ch.size
+        # Floats are averaged on the way into the buffer (x / size summed, as Horovod's prescale):
+        # MPI copies the send buffer into the receive buffer before reducing in place anyway, so
+        # copying it ourselves, scaled, makes the mean cost nothing. Integers floor the sum.
+        prescale = average and size > 1 and (op.inputs[0].dtype.is_floating or op.inputs[0].dtype.is_complex)
+        floor_after = average and size > 1 and not prescale
+        buffer = _Buffer()
         host_copy, to_host, to_device = rt.host_copy, rt.to_host, rt.to_device
 
-        def reduce_flat(send, mean_after):
-            recv = recv_buf.get(send.size, send.dtype)
-            if ch.size == 1:
-                np.copyto(recv, send)
-                return recv
-            ch.call("allreduce", ch.comm.Allreduce, send, recv, SUM)
-            if mean_after:
-                _mean_in_place(recv, ch.size)
-            return recv
+        def fill(dst, src):
+            if prescale:
+                np.multiply(src, dst.dtype.type(1.0 / size), out=dst)
+            else:
+                np.copyto(dst, src)
+
+        def reduce_in_place(buf):
+            if size > 1:
+                ch.call("allreduce", ch.comm.Allreduce, IN_PLACE, buf, SUM)
+                if floor_after:
+                    buf //= size
+            return buf
 
         if len(op.inputs) == 1:  # the common case, kept lean: every microsecond here costs several
 
@@ -146,7 +156,9 @@ class MPIAllreduce(OpDef):
                 h = np.asarray(to_host(x) if host_copy else x, order="C")
                 if ch.needs_check(every_call):
                     ch.check_agreement("allreduce", _meta(op, [h]), every_call)
-                out = reduce_flat(h.reshape(-1), average).reshape(h.shape)
+                buf = buffer.get(h.size, h.dtype)
+                fill(buf, h.reshape(-1))
+                out = reduce_in_place(buf).reshape(h.shape)
                 return to_device(out) if host_copy else out
 
             return allreduce
@@ -155,18 +167,12 @@ class MPIAllreduce(OpDef):
             hosts = [_host(rt, x) for x in xs]
             if ch.needs_check(every_call):
                 ch.check_agreement("allreduce", _meta(op, hosts), every_call)
-            send = send_buf.get(sum(h.size for h in hosts), hosts[0].dtype)
-            # Floats are averaged while packed (x / size summed, as Horovod's prescale): the copy
-            # into the fusion buffer is needed anyway, so the mean costs no pass of its own.
-            prescale = average and ch.size > 1 and send.dtype.kind in "fc"
-            if prescale:
-                scale, offset = send.dtype.type(1.0 / ch.size), 0
-                for h in hosts:
-                    np.multiply(h.reshape(-1), scale, out=send[offset : offset + h.size])
-                    offset += h.size
-            else:
-                np.concatenate([h.reshape(-1) for h in hosts], out=send)
-            outs = _split(reduce_flat(send, average and not prescale), hosts)
+            buf = buffer.get(sum(h.size for h in hosts), hosts[0].dtype)
+            offset = 0
+            for h in hosts:  # packed straight into the buffer MPI reduces in place
+                fill(buf[offset : offset + h.size], h.reshape(-1))
+                offset += h.size
+            outs = _split(reduce_in_place(buf), hosts)
             return tuple(to_device(o) for o in outs) if host_copy else outs
 
         return allreduce_fused
