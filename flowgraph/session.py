@@ -23,6 +23,8 @@ from flowgraph.backend import Backend, CupyBackend, NumpyBackend, default_backen
 from flowgraph.config import CPU, GPU, device_name, gpu_count, gpu_unavailable_reason, parse_device
 from flowgraph.graph import Graph, Operation, Tensor, as_bytes_array, get_default_graph
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
+from flowgraph.runtime.intra_op import IntraOp
+from flowgraph.runtime.intra_op import blas_shared_by as _blas_shared_by
 from flowgraph.runtime.plan import Plan, build_plan, c_order, retune
 from flowgraph.shapes import TensorShape
 
@@ -205,6 +207,8 @@ class _Runtime:
             device = device_name(GPU, getattr(backend, "device_id", 0)) if backend.name == "gpu" else device_name(CPU, 0)
         self.device = device
         self.placer: _Placer | None = None
+        #: Splits a kernel's pieces over threads (CPU kernels; ConfigProto.intra_op_parallelism_threads).
+        self.intra_op = IntraOp(session._config.intra_op_parallelism_threads if backend.name == "cpu" else 1)
 
     def runtime_of(self, op: Operation) -> _Runtime:
         """The runtime of the device ``op`` is placed on (for state such as a variable's value)."""
@@ -355,65 +359,6 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
             "Cannot use the given session to evaluate tensor: the tensor's graph is different from the session's graph."
         )
     return session
-
-
-class _BlasThreads:
-    """Splits BLAS threads between concurrently running ops during parallel runs.
-
-    Two scheduler threads each calling a multi-threaded OpenBLAS on the same cores oversubscribe
-    them and can slow a step down 10x; while any parallel run is in flight, each BLAS call gets
-    ``cores // inter_op_threads`` threads (at least 1), restored when the last run ends. Setting
-    the count costs about a microsecond, so it is done per parallel run.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._saved: list[tuple[Any, int]] | None = None
-        self._controllers: list | None = None
-
-    def _blas(self) -> list:
-        if self._controllers is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-
-                self._controllers = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-            except Exception:  # noqa: BLE001 - no threadpoolctl or an unknown BLAS: leave threads alone
-                self._controllers = []
-        return self._controllers
-
-    def enter(self, share: int) -> None:
-        with self._lock:
-            self._active += 1
-            if self._active == 1 and share > 1:
-                blas = self._blas()
-                self._saved = [(c, c.num_threads) for c in blas]
-                for c, n in self._saved:
-                    c.set_num_threads(max(1, n // share))
-
-    def exit(self) -> None:
-        with self._lock:
-            self._active -= 1
-            if self._active == 0 and self._saved:
-                for c, n in self._saved:
-                    c.set_num_threads(n)
-                self._saved = None
-
-
-_BLAS = _BlasThreads()
-
-
-class _blas_shared_by:  # noqa: N801 - used as a context manager
-    __slots__ = ("share",)
-
-    def __init__(self, share: int) -> None:
-        self.share = share
-
-    def __enter__(self) -> None:
-        _BLAS.enter(self.share)
-
-    def __exit__(self, *exc: Any) -> None:
-        _BLAS.exit()
 
 
 class _CompiledPlan:

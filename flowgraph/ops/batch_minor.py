@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from flowgraph.runtime.intra_op import SERIAL, IntraOp, slabs
+
 #: Batch-minor pays when channels are few (each NHWC run is C floats) and the batch gives runs long
 #: enough to stream; measured on LeNet-5 and a 3x3x64 ResNet layer (benchmarks/bench_conv.py).
 _MAX_CHANNELS = 32
@@ -100,11 +102,21 @@ def patches(xp: Any, buf: Any, gh: Any, gw: Any) -> Any:
     return _patch_view(xp, buf, gh, gw).reshape(gh.k * gw.k * buf.shape[0], -1)
 
 
-def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any) -> tuple[Any, Any]:
+def _bands(n_rows: int, row: int, mk: int, intra: IntraOp) -> list[slice]:
+    """Column slices of whole output rows: small-GEMM chunks, or one per intra-op thread."""
+    bands = _column_chunks(n_rows * row, mk, unit=row)
+    ways = intra.ways(mk * n_rows * row)
+    if len(bands) < ways:
+        bands = [slice(s.start * row, s.stop * row) for s in slabs(n_rows, ways)]
+    return bands
+
+
+def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any, intra: IntraOp = SERIAL) -> tuple[Any, Any]:
     """(batch-minor output, patches): out[o, (i, j, n)] = sum_k w[k, o] patches[k, (i, j, n)].
 
     Small filters copy and multiply the patches band by band of output rows (one band's patches
-    still in cache for its GEMM); the bands fill one whole patches matrix, kept for the filter gradient.
+    still in cache for its GEMM), bands spread over the intra-op threads; the bands fill one whole
+    patches matrix, kept for the filter gradient.
     """
     buf = memory(xp, x)
     c, n, o = buf.shape[0], buf.shape[3], w.shape[3]
@@ -112,7 +124,7 @@ def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any) -> tuple[Any, Any]:
     w2t = w.reshape(k, o).T
     row = gw.n_out * n
     out = xp.empty((o, gh.n_out * row), dtype=x.dtype)
-    bands = _column_chunks(gh.n_out * row, o * k, unit=row)
+    bands = _bands(gh.n_out, row, o * k, intra)
     if len(bands) == 1:
         cols = patches(xp, buf, gh, gw)
         xp.matmul(w2t, cols, out=out)
@@ -120,43 +132,62 @@ def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any) -> tuple[Any, Any]:
         view = _patch_view(xp, buf, gh, gw)
         cols = xp.empty((k, gh.n_out * row), dtype=x.dtype)
         cols6 = cols.reshape(gh.k, gw.k, c, gh.n_out, gw.n_out, n)
-        for sl in bands:
+
+        def band(sl: slice) -> None:
             rows = slice(sl.start // row, sl.stop // row)
             xp.copyto(cols6[:, :, :, rows], view[:, :, :, rows])
             xp.matmul(w2t, cols[:, sl], out=out[:, sl])
+
+        intra.map(band, bands)
     return logical(out.reshape(o, gh.n_out, gw.n_out, n)), cols
 
 
-def conv_filter_grad(xp: Any, x: Any, g: Any, gh: Any, gw: Any, cols: Any = None) -> Any:
+def conv_filter_grad(xp: Any, x: Any, g: Any, gh: Any, gw: Any, cols: Any = None, intra: IntraOp = SERIAL) -> Any:
     """dW[(a, b, c), o] = patches @ G^T with G the (O, OH*OW*N) buffer of out_backprop ``g``."""
     if cols is None:
         cols = patches(xp, memory(xp, x), gh, gw)
     o = g.shape[3]
     g2 = memory(xp, g).reshape(o, -1)
-    chunks = _column_chunks(g2.shape[1], o * cols.shape[0])
-    dw = xp.matmul(cols[:, chunks[0]], g2[:, chunks[0]].T)
-    for sl in chunks[1:]:
-        dw += xp.matmul(cols[:, sl], g2[:, sl].T)
+    p, mk = g2.shape[1], o * cols.shape[0]
+    chunks = _column_chunks(p, mk)
+    ways = intra.ways(mk * p)
+    if len(chunks) < ways:
+        chunks = slabs(p, ways)
+    parts = intra.map(lambda sl: xp.matmul(cols[:, sl], g2[:, sl].T), chunks)
+    dw = parts[0]
+    for part in parts[1:]:
+        dw += part
     return dw.reshape(gh.k, gw.k, x.shape[3], o)
 
 
-def conv_input_grad(xp: Any, g: Any, w: Any, gh: Any, gw: Any, x_shape: tuple, taps: list) -> Any:
+def conv_input_grad(
+    xp: Any, g: Any, w: Any, gh: Any, gw: Any, x_shape: tuple, taps: list, intra: IntraOp = SERIAL
+) -> Any:
     """col2im, batch-minor: one GEMM W @ G to (KH*KW*C, OH*OW*N) rows, then one strided add per tap.
 
     ``taps`` are ``conv._taps(gh, gw)``: each pairs the output positions whose input is in range with
     those inputs, so padding is never materialised; with stride 1 every add moves runs of OW*N floats.
+    With intra-op threads, the GEMM is cut by columns and the adds by input channels.
     """
     n, h, wd, c = x_shape
     kh, kw, _, o = w.shape
     g2 = memory(xp, g).reshape(o, -1)
     w2 = w.reshape(-1, o)
-    dcols = xp.empty((w2.shape[0], g2.shape[1]), dtype=g.dtype)
-    for sl in _column_chunks(g2.shape[1], w2.size):
-        xp.matmul(w2, g2[:, sl], out=dcols[:, sl])
+    p = g2.shape[1]
+    dcols = xp.empty((w2.shape[0], p), dtype=g.dtype)
+    chunks = _column_chunks(p, w2.size)
+    ways = intra.ways(w2.size * p)
+    if len(chunks) < ways:
+        chunks = slabs(p, ways)
+    intra.map(lambda sl: xp.matmul(w2, g2[:, sl], out=dcols[:, sl]), chunks)
     dcols = dcols.reshape(kh, kw, c, gh.n_out, gw.n_out, n)
     dx = xp.zeros((c, h, wd, n), dtype=g.dtype)
-    for a, b, oh, ow, ih, iw, _ in taps:
-        dx[:, ih, iw] += dcols[a, b][:, oh, ow]
+
+    def scatter(cs: slice) -> None:
+        for a, b, oh, ow, ih, iw, _ in taps:
+            dx[cs, ih, iw] += dcols[a, b][cs, oh, ow]
+
+    intra.map(scatter, slabs(c, intra.ways(len(taps) * dcols[0, 0].size)))
     return logical(dx)
 
 

@@ -31,6 +31,7 @@ from flowgraph.ops import batch_minor
 from flowgraph.ops.array import _dims_from_shape_tensor, expand_dims, shape, squeeze
 from flowgraph.ops.op_helpers import describe
 from flowgraph.registry import OpDef, register_op
+from flowgraph.runtime import intra_op
 
 _FORMATS = ("NHWC", "NCHW")
 _PADDINGS = ("SAME", "VALID")
@@ -430,14 +431,16 @@ def _lowest(dtype: Any) -> Any:
     return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
 
 
-def _max_pool(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
+def _max_pool(xp: Any, x: Any, gh: _Axis, gw: _Axis, out: Any = None) -> Any:
     """out[n, i, j, c] = max over window taps (a, b) of x[n, i*S + a - P, j*S + b - P, c] (padding ignored)."""
     taps = _taps(gh, gw)
     first = next((t for t in taps if t[6]), None)
+    if out is None:
+        out = xp.empty((x.shape[0], gh.n_out, gw.n_out, x.shape[3]), dtype=x.dtype)
     if first is None:
-        out = xp.full((x.shape[0], gh.n_out, gw.n_out, x.shape[3]), _lowest(x.dtype), dtype=x.dtype)
+        out[...] = _lowest(x.dtype)
     else:
-        out = x[:, first[4], first[5]].copy()
+        xp.copyto(out, x[:, first[4], first[5]])
     for t in taps:
         if t is not first:
             o = out[:, t[2], t[3]]
@@ -461,10 +464,15 @@ def _first_max_masks(xp: Any, x: Any, y: Any, gh: _Axis, gw: _Axis):
         yield t, m
 
 
-def _max_pool_grad(xp: Any, x: Any, y: Any, g: Any, gh: _Axis, gw: _Axis) -> Any:
+def _max_pool_grad(xp: Any, x: Any, y: Any, g: Any, gh: _Axis, gw: _Axis, out: Any = None) -> Any:
     """Routes each output gradient to the first maximum of its window, as TF does on ties."""
     overlap = _overlapping(gh, gw)
-    dx = (xp.empty if _tiled(gh) and _tiled(gw) else xp.zeros)(x.shape, dtype=g.dtype)
+    if out is None:
+        dx = (xp.empty if _tiled(gh) and _tiled(gw) else xp.zeros)(x.shape, dtype=g.dtype)
+    else:
+        dx = out
+        if not (_tiled(gh) and _tiled(gw)):
+            dx[...] = 0
     for t, m in _first_max_masks(xp, x, y, gh, gw):
         d = dx[:, t[4], t[5]]
         if overlap:
@@ -480,6 +488,10 @@ def _max_pool_grad_grad(xp: Any, x: Any, y: Any, gg: Any, gh: _Axis, gw: _Axis) 
     for t, m in _first_max_masks(xp, x, y, gh, gw):
         xp.copyto(out[:, t[2], t[3]], gg[:, t[4], t[5]], where=m)
     return out
+
+
+#: Window kernels that can write one channel slab of a preallocated output (``out=``).
+_SLAB_KERNELS = frozenset({_max_pool, _max_pool_grad})
 
 
 def _avg_counts(xp: Any, gh: _Axis, gw: _Axis, dtype: Any) -> Any:
@@ -817,7 +829,7 @@ class _BackpropInput(_ConvOp):
         return [(w.dtype, dims if dims is not None else (None,) * 4)]
 
     def kernel(self, op, rt):
-        xp, geo, t = rt.xp, self.geometry(op), self.type
+        xp, geo, t, intra = rt.xp, self.geometry(op), self.type, intra_op.of(rt)
         fmt = op.attrs["data_format"]
         nchw, dw = fmt == "NCHW", self.family.depthwise
         compute = _depthwise_input_grad if dw else _conv_input_grad
@@ -828,7 +840,7 @@ class _BackpropInput(_ConvOp):
             axes = geo.axes(xs[1], xs[2], w.shape[0], w.shape[1])
             _runtime_check(t, xs, w.shape, gn.shape, axes, dw)
             if not (dw or nchw) and _batch_minor_grad(xp, gn):
-                return batch_minor.conv_input_grad(xp, gn, w, axes[0], axes[1], xs, _taps(axes[0], axes[1]))
+                return batch_minor.conv_input_grad(xp, gn, w, axes[0], axes[1], xs, _taps(axes[0], axes[1]), intra)
             return _from_nhwc(xp, compute(xp, gn, w, axes[0], axes[1], xs), nchw)
 
         return backprop_input
@@ -861,7 +873,7 @@ class _BackpropFilter(_ConvOp):
         return [(x.dtype, dims if dims is not None else (None,) * 4)]
 
     def kernel(self, op, rt):
-        xp, geo, t = rt.xp, self.geometry(op), self.type
+        xp, geo, t, intra = rt.xp, self.geometry(op), self.type, intra_op.of(rt)
         nchw, dw = op.attrs["data_format"] == "NCHW", self.family.depthwise
         cell = None if dw else _backprop_cell(op, rt)
 
@@ -880,7 +892,7 @@ class _BackpropFilter(_ConvOp):
                 if entry is not None and entry[0] is x:
                     cols, minor = entry[1], entry[2]
             if minor:
-                return batch_minor.conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols)
+                return batch_minor.conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols, intra)
             return _conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols)
 
         return backprop_filter
@@ -900,7 +912,7 @@ class Conv2D(_Forward):
     """2-D cross-correlation of an input with a [KH, KW, C, O] filter (im2col + one GEMM)."""
 
     def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
+        xp, geo, intra = rt.xp, self.geometry(op), intra_op.of(rt)
         nchw = op.attrs["data_format"] == "NCHW"
         cell = _forward_cell(op, rt)
 
@@ -909,7 +921,7 @@ class Conv2D(_Forward):
             axes = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
             _runtime_check("Conv2D", xn.shape, w.shape, None, axes, False)
             if not nchw and batch_minor.use_for(xp, xn):
-                out, cols = batch_minor.conv_forward(xp, xn, w, axes[0], axes[1])
+                out, cols = batch_minor.conv_forward(xp, xn, w, axes[0], axes[1], intra)
                 if cell.wanted:
                     cell.entry = (x, cols, True)
                 return out
@@ -992,13 +1004,30 @@ class _PoolOp(OpDef):
         return _Geometry(self.type, op.attrs, window=op.attrs["ksize"])
 
 
+def _by_channels(xp: Any, intra: Any, compute: Callable, bufs: tuple, gh: _Axis, gw: _Axis) -> Any:
+    """``compute`` on (C, H, W, N) buffers, slab by slab of channels over the intra-op threads.
+
+    Channels are the buffers' outermost axis, so each slab is contiguous; kernels that take ``out``
+    (max pooling and its gradient) write their slab of one output, others run whole.
+    """
+    ways = intra.ways(bufs[0].size * gh.k * gw.k)
+    if ways == 1 or compute not in _SLAB_KERNELS:
+        return compute(xp, *bufs, gh, gw)
+    pooled = compute is _max_pool
+    c, n = bufs[0].shape[0], bufs[0].shape[3]
+    shape = (c, gh.n_out, gw.n_out, n) if pooled else bufs[0].shape
+    out = xp.empty(shape, dtype=bufs[-1].dtype)
+    intra.map(lambda cs: compute(xp, *(b[cs] for b in bufs), gh, gw, out=out[cs]), intra_op.slabs(c, ways))
+    return out
+
+
 class _ForwardPool(_PoolOp):
     """MaxPool/AvgPool: ``_compute(xp, x_nhwc, gh, gw)`` applied in NHWC."""
 
     _compute: Callable[..., Any]
 
     def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
+        xp, geo, intra = rt.xp, self.geometry(op), intra_op.of(rt)
         nchw = op.attrs["data_format"] == "NCHW"
         compute = type(self)._compute
 
@@ -1006,7 +1035,7 @@ class _ForwardPool(_PoolOp):
             xn = _to_nhwc(x, nchw)
             gh, gw = geo.axes(xn.shape[1], xn.shape[2])
             if not nchw and _batch_minor_grad(xp, xn):  # H and W are axes 1, 2 of the buffer too
-                return batch_minor.logical(compute(xp, batch_minor.memory(xp, xn), gh, gw))
+                return batch_minor.logical(_by_channels(xp, intra, compute, (batch_minor.memory(xp, xn),), gh, gw))
             return _from_nhwc(xp, compute(xp, xn, gh, gw), nchw)
 
         return pool
@@ -1031,7 +1060,7 @@ class _MaxPoolBackward(_PoolOp):
         return [(x.dtype, pooled if self._pooled_output else x._dims)]
 
     def kernel(self, op, rt):
-        xp, geo = rt.xp, self.geometry(op)
+        xp, geo, intra = rt.xp, self.geometry(op), intra_op.of(rt)
         nchw = op.attrs["data_format"] == "NCHW"
         compute = type(self)._compute
 
@@ -1039,8 +1068,8 @@ class _MaxPoolBackward(_PoolOp):
             xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(g, nchw)
             gh, gw = geo.axes(xn.shape[1], xn.shape[2])
             if not nchw and _batch_minor_grad(xp, xn):
-                bufs = (batch_minor.memory(xp, a) for a in (xn, yn, gn))
-                return batch_minor.logical(compute(xp, *bufs, gh, gw))
+                bufs = tuple(batch_minor.memory(xp, a) for a in (xn, yn, gn))
+                return batch_minor.logical(_by_channels(xp, intra, compute, bufs, gh, gw))
             return _from_nhwc(xp, compute(xp, xn, yn, gn, gh, gw), nchw)
 
         return max_pool_backward

@@ -25,6 +25,7 @@ from cases_conv import (  # noqa: E402
 import flowgraph as tf  # noqa: E402
 from flowgraph.ops import batch_minor as bm  # noqa: E402
 from flowgraph.ops import conv as nn  # noqa: E402
+from flowgraph.runtime import intra_op  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -35,12 +36,21 @@ def fresh_graph():
         yield g
 
 
-def run(fetches, feed=None):
-    with tf.Session() as sess:
+@pytest.fixture(params=["one thread", "pieces on 3 threads"])
+def threads(request, monkeypatch):
+    """Every case runs with intra-op pieces off, and with the smallest work split over 3 threads."""
+    if request.param == "one thread":
+        return 1
+    monkeypatch.setattr(intra_op, "MIN_WORK", 1)
+    return 3
+
+
+def run(fetches, feed=None, threads=1):
+    with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
         return sess.run(fetches, feed)
 
 
-def both_layouts(monkeypatch, build, expect=()):
+def both_layouts(monkeypatch, build, expect=(), threads=1):
     """(batch-minor results, NHWC results) of the fetches ``build()`` returns, on fresh graphs.
 
     ``expect`` names the ``batch_minor`` kernels the first run must have called.
@@ -54,7 +64,7 @@ def both_layouts(monkeypatch, build, expect=()):
         monkeypatch.setattr(bm, "_MIN_BATCH", min_batch)
         with tf.Graph().as_default():
             fetches, feed = build()
-            out.append(run(fetches, feed))
+            out.append(run(fetches, feed, threads))
         if min_batch == 1:
             assert set(expect) <= set(calls), f"batch-minor kernels not taken: {set(expect) - set(calls)}"
         else:
@@ -74,7 +84,9 @@ CONVS = [
 
 
 @pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilations", CONVS)
-def test_conv_forward_and_both_gradients_match_references(monkeypatch, x_shape, w_shape, strides, padding, dilations):
+def test_conv_forward_and_both_gradients_match_references(
+    monkeypatch, threads, x_shape, w_shape, strides, padding, dilations
+):
     x_val, w_val = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape)
     want_y = ref_conv(x_val, w_val, strides, padding, dilations)
     g_val = RNG.standard_normal(want_y.shape)
@@ -89,7 +101,7 @@ def test_conv_forward_and_both_gradients_match_references(monkeypatch, x_shape, 
         return [y, dx, dw], {x: x_val}
 
     expect = ("conv_forward", "conv_input_grad", "conv_filter_grad")
-    for y, dx, dw in both_layouts(monkeypatch, build, expect):
+    for y, dx, dw in both_layouts(monkeypatch, build, expect, threads):
         np.testing.assert_allclose(y, want_y, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(dx, ref_conv_input_grad(x_shape, w_val, g_val, strides, padding, dilations),
                                    rtol=1e-10, atol=1e-10)
@@ -98,7 +110,7 @@ def test_conv_forward_and_both_gradients_match_references(monkeypatch, x_shape, 
         assert y.flags.c_contiguous and dx.flags.c_contiguous  # fetches leave in C order
 
 
-def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch):
+def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch, threads):
     x_val, w_val = RNG.standard_normal((16, 9, 8, 1)), RNG.standard_normal((5, 5, 1, 6))
     g_val = RNG.standard_normal((16, 9, 8, 6))
     monkeypatch.setattr(bm, "_SMALL_MNK", 150 * 8 * 16 * 2)  # two output rows per band
@@ -109,7 +121,7 @@ def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch):
         assert x_shape == (16, 9, 8, 1)
         return [y, *tf.gradients(y, [x], grad_ys=tf.constant(g_val))], {x: x_val}
 
-    for y, dx in both_layouts(monkeypatch, build, ("conv_forward",)):
+    for y, dx in both_layouts(monkeypatch, build, ("conv_forward",), threads):
         np.testing.assert_allclose(y, ref_conv(x_val, w_val, padding="SAME"), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(dx, ref_conv_input_grad(x_val.shape, w_val, g_val, padding="SAME"),
                                    rtol=1e-10, atol=1e-10)
@@ -117,7 +129,7 @@ def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch):
 
 
 @pytest.mark.parametrize("k, s, padding", [(2, 2, "VALID"), (3, 2, "SAME"), (3, 1, "VALID")])
-def test_pools_and_their_gradients_follow_a_batch_minor_input(monkeypatch, k, s, padding):
+def test_pools_and_their_gradients_follow_a_batch_minor_input(monkeypatch, threads, k, s, padding):
     x_val = RNG.standard_normal((16, 7, 8, 6))
     x_val[:, :2, :2] = 0.5  # ties: the gradient goes to each window's first maximum
 
@@ -132,14 +144,14 @@ def test_pools_and_their_gradients_follow_a_batch_minor_input(monkeypatch, k, s,
         (davg,) = tf.gradients(ap, [h], grad_ys=gm)
         return [mp, ap, dmax, davg, gm], {x: x_val}
 
-    for mp, ap, dmax, davg, gm in both_layouts(monkeypatch, build):
-        np.testing.assert_allclose(mp, ref_max_pool(x_val, (k, k), (s, s), padding), rtol=1e-12)
-        np.testing.assert_allclose(ap, ref_avg_pool(x_val, (k, k), (s, s), padding), rtol=1e-12)
-        np.testing.assert_allclose(dmax, ref_max_pool_grad(x_val, gm, (k, k), (s, s), padding), rtol=1e-12)
-        np.testing.assert_allclose(davg, ref_avg_pool_grad(x_val.shape, gm, (k, k), (s, s), padding), rtol=1e-12)
+    for mp, ap, dmax, davg, gm in both_layouts(monkeypatch, build, threads=threads):
+        np.testing.assert_allclose(mp, ref_max_pool(x_val, (k, k), (s, s), padding), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ap, ref_avg_pool(x_val, (k, k), (s, s), padding), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dmax, ref_max_pool_grad(x_val, gm, (k, k), (s, s), padding), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(davg, ref_avg_pool_grad(x_val.shape, gm, (k, k), (s, s), padding), rtol=1e-12, atol=1e-12)
 
 
-def test_lenet_block_gradients_agree_across_layouts(monkeypatch):
+def test_lenet_block_gradients_agree_across_layouts(monkeypatch, threads):
     """conv -> bias -> relu -> pool -> conv -> relu -> pool -> reshape -> dense: every gradient."""
     x_val = RNG.random((16, 12, 12, 1))
     params = {
@@ -159,7 +171,7 @@ def test_lenet_block_gradients_agree_across_layouts(monkeypatch):
         return [loss, h, *tf.gradients(loss, [x, *v.values()])], {x: x_val}
 
     minor, major = both_layouts(monkeypatch, build, ("conv_forward", "conv_input_grad", "conv_filter_grad",
-                                                     "bias_add_grad"))
+                                                     "bias_add_grad"), threads)
     for a, b in zip(minor, major):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
