@@ -893,6 +893,8 @@ class _BackpropFilter(_ConvOp):
                     cols, minor = entry[1], entry[2]
             if minor:
                 return batch_minor.conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols, intra)
+            if xp is np and batch_minor.is_batch_minor(xn):
+                xn = xp.ascontiguousarray(xn)
             return _conv_filter_grad(xp, xn, gn, axes[0], axes[1], cols)
 
         return backprop_filter
@@ -925,6 +927,8 @@ class Conv2D(_Forward):
                 if cell.wanted:
                     cell.entry = (x, cols, True)
                 return out
+            if xp is np and batch_minor.is_batch_minor(xn):  # a wide layer after a batch-minor one
+                xn = xp.ascontiguousarray(xn)
             out, cols = _conv_forward(xp, xn, w, axes[0], axes[1], keep=cell.wanted)
             if cols is not None:
                 cell.entry = (x, cols, False)

@@ -187,3 +187,23 @@ def test_kernels_hand_each_other_batch_minor_views():
     np.testing.assert_allclose(bm.bias_add_grad(np, y), y.sum(axis=(0, 1, 2)), rtol=1e-4)
     assert not bm.use_for(np, RNG.standard_normal((4, 8, 8, 2)))  # small batches stay NHWC
     assert not bm.use_for(np, RNG.standard_normal((16, 8, 8, 64)))  # so do wide layers
+    assert not bm.use_for(np, bm.logical(np.zeros((64, 8, 8, 16))))  # even after a batch-minor layer
+
+
+def test_a_wide_layer_after_a_batch_minor_one_runs_nhwc_with_the_same_result(monkeypatch, threads):
+    """3 -> 32 channels (batch-minor out), then 32 -> 4 (NHWC): both directions of the hand-over."""
+    x_val = RNG.standard_normal((16, 6, 6, 3))
+    w1, w2 = RNG.standard_normal((3, 3, 3, 32)), RNG.standard_normal((3, 3, 32, 4))
+
+    def build():
+        x = tf.placeholder(tf.float64, x_val.shape)
+        h = tf.nn.conv2d(x, tf.constant(w1), [1, 1, 1, 1], "SAME")
+        y = tf.nn.conv2d(h, tf.constant(w2), [1, 1, 1, 1], "VALID")
+        return [y, *tf.gradients(tf.reduce_sum(y * y), [x])], {x: x_val}
+
+    h_ref = ref_conv(x_val, w1, padding="SAME")
+    y_ref = ref_conv(h_ref, w2)
+    dx_ref = ref_conv_input_grad(x_val.shape, w1, ref_conv_input_grad(h_ref.shape, w2, 2 * y_ref), padding="SAME")
+    for y, dx in both_layouts(monkeypatch, build, ("conv_forward",), threads):
+        np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-10)
