@@ -42,10 +42,11 @@ class _Buffer:
     def __init__(self) -> None:
         self._buf: np.ndarray | None = None
 
-    def get(self, n: int, dtype: Any) -> np.ndarray:
+    def get(self, shape: tuple, dtype: Any) -> np.ndarray:
+        """An array of ``shape`` and ``dtype``: last run's when nothing else holds it any more."""
         b = self._buf
-        if b is None or b.size != n or b.dtype != dtype or sys.getrefcount(b) > 3:
-            b = self._buf = np.empty(n, dtype=dtype)
+        if b is None or b.shape != shape or b.dtype != dtype or sys.getrefcount(b) > 3:
+            b = self._buf = np.empty(shape, dtype=dtype)
         return b
 
 
@@ -137,9 +138,11 @@ class MPIAllreduce(OpDef):
         buffer = _Buffer()
         host_copy, to_host, to_device = rt.host_copy, rt.to_host, rt.to_device
 
+        scale = op.inputs[0].dtype.as_numpy_dtype(1.0 / size) if prescale else None
+
         def fill(dst, src):
             if prescale:
-                np.multiply(src, dst.dtype.type(1.0 / size), out=dst)
+                np.multiply(src, scale, out=dst)
             else:
                 np.copyto(dst, src)
 
@@ -150,15 +153,26 @@ class MPIAllreduce(OpDef):
                     buf //= size
             return buf
 
-        if len(op.inputs) == 1:  # the common case, kept lean: every microsecond here costs several
+        if len(op.inputs) == 1:
+            # The common case, kept lean: the MPI call leaves the caches cold, so each Python step
+            # around it costs several microseconds. The output is the reused buffer itself, in
+            # the input's shape (any layout: it is copied in).
 
             def allreduce(x):
-                h = np.asarray(to_host(x) if host_copy else x, order="C")
+                h = to_host(x) if host_copy else x
+                if type(h) is not np.ndarray:
+                    h = np.asarray(h)
                 if ch.needs_check(every_call):
                     ch.check_agreement("allreduce", _meta(op, [h]), every_call)
-                buf = buffer.get(h.size, h.dtype)
-                fill(buf, h.reshape(-1))
-                out = reduce_in_place(buf).reshape(h.shape)
+                out = buffer.get(h.shape, h.dtype)
+                if prescale:
+                    np.multiply(h, scale, out=out)
+                else:
+                    np.copyto(out, h)
+                if size > 1:
+                    ch.call("allreduce", ch.comm.Allreduce, IN_PLACE, out, SUM)
+                    if floor_after:
+                        out //= size
                 return to_device(out) if host_copy else out
 
             return allreduce
@@ -167,7 +181,7 @@ class MPIAllreduce(OpDef):
             hosts = [_host(rt, x) for x in xs]
             if ch.needs_check(every_call):
                 ch.check_agreement("allreduce", _meta(op, hosts), every_call)
-            buf = buffer.get(sum(h.size for h in hosts), hosts[0].dtype)
+            buf = buffer.get((sum(h.size for h in hosts),), hosts[0].dtype)
             offset = 0
             for h in hosts:  # packed straight into the buffer MPI reduces in place
                 fill(buf[offset : offset + h.size], h.reshape(-1))
@@ -379,7 +393,7 @@ class MPIBroadcast(OpDef):
             hosts = [_host(rt, x) for x in xs]
             if ch.needs_check(every_call):
                 ch.check_agreement("broadcast", _meta(op, hosts), every_call)
-            buf = buffer.get(sum(h.size for h in hosts), hosts[0].dtype)
+            buf = buffer.get((sum(h.size for h in hosts),), hosts[0].dtype)
             np.concatenate([h.reshape(-1) for h in hosts], out=buf)
             if ch.size > 1:
                 ch.call("broadcast", ch.comm.Bcast, buf, root)
