@@ -59,7 +59,8 @@ class DistributedOptimizer:
         out = list(grads_and_vars)
         threshold = self._threshold if self._threshold > 0 else 1  # 0: one allreduce per gradient
         for n, group in enumerate(fusion_groups(pairs, threshold)):
-            reduced = allreduce_n([pairs[i][0] for i in group], average=self._average, name=f"{self._name}_allreduce_{n}")
+            grads = [pairs[i][0] for i in group]
+            reduced = allreduce_n(grads, average=self._average, name=f"{self._name}_allreduce_{n}")
             for i, r in zip(group, reduced):
                 idx = present[i][0]
                 out[idx] = (r, grads_and_vars[idx][1])
