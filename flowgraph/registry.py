@@ -38,6 +38,8 @@ class OpDef:
     #: True when every output is a newly allocated array, never a view of an input or of state:
     #: a plan may then let this output's sole consumer overwrite it (``donating`` kernels).
     fresh_output: bool = False
+    #: True when the CPU kernel may cut its work into intra-op pieces (``runtime/intra_op.py``).
+    splits: bool = False
 
     def infer(self, op: Operation) -> list[tuple[Any, tuple | None]]:
         """Returns ``[(dtype, dims), ...]`` for each output; raises ValueError/TypeError if invalid."""

@@ -455,6 +455,9 @@ class BaseSession:
         backend, n_gpus = _session_devices(self._config)
         self._rt = _Runtime(backend, self)
         self._rt.placer = _Placer(self._rt, self._config, n_gpus)
+        #: With the default intra_op_parallelism_threads (0) on several cores, plans whose kernels
+        #: split measure whether pieces pay, as they do serial vs parallel executors.
+        self._intra = self._rt.intra_op if not intra and self._rt.intra_op.threads > 1 else None
         self._plans: dict = {}  # (targets, feed tensors, graph version) -> _CompiledPlan
         self._signatures: dict = {}  # the caller's (fetches, feed keys) -> _Signature
         #: How many execution plans this session has built (a cached signature builds none).
@@ -547,7 +550,9 @@ class BaseSession:
             entry = self._prepare(fetches, feed_dict, None)
         args = entry.convert(feed_dict) if feed_dict else ()
         plan = entry.plan
-        if plan.parallel or plan.calibrate or options is not None or run_metadata is not None:
+        if self._intra is not None:
+            self._intra.enabled = plan.intra_pieces is not False
+        if plan.parallel or plan.calibrate or plan.intra_pieces is None or options is not None or run_metadata is not None:
             results = self._run_general(entry, args, options, run_metadata)
         else:
             try:
@@ -592,8 +597,11 @@ class BaseSession:
             trace = []
         t_start = time.time()
         plan = entry.plan
+        if plan.intra_pieces is None and plan.parallel and not self._autotune:
+            plan.intra_pieces = False  # explicit inter-op threads get the cores
+        tune = plan.intra_pieces is None or (plan.parallel and self._autotune and not getattr(plan, "tuned", False))
         try:
-            if plan.parallel and trace is None and self._autotune and not getattr(plan, "tuned", False):
+            if tune and trace is None and not plan.calibrate:
                 results = self._tuning_run(entry, args)
             elif plan.parallel:
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
@@ -614,39 +622,59 @@ class BaseSession:
             self._record_trace(run_metadata, trace, t_start)
         return results
 
-    #: Runs a parallel plan is timed each way before the faster executor is kept.
+    #: Runs a plan is timed each way before the fastest way is kept.
     TUNING_RUNS = 8
 
     def _tuning_run(self, entry: _Signature, args: list | tuple) -> tuple:
-        """Alternates the serial and parallel executors on a plan's first runs and keeps the faster.
+        """Cycles a plan's first runs through the ways it can run and keeps the fastest.
 
-        Whether overlapping ops pays depends on the kernels' sizes, the BLAS threads and how busy
-        the cores are; many training graphs of small ops run faster serially (no hand-offs), so with
-        the default ``inter_op_parallelism_threads=0`` the session measures instead of guessing. An
-        explicit thread count is obeyed as given.
+        The ways: the serial executor, the parallel one (for plans with independent heavy ops) and
+        the serial one with kernels cut into intra-op pieces (for plans whose kernels split, with
+        the default intra_op_parallelism_threads). Whether threads pay depends on the kernels' sizes,
+        the BLAS threads and how busy the cores are; many training graphs of small ops run faster
+        serially (no hand-offs), and a second core that other work holds makes pieces wait, so the
+        session measures instead of guessing. Explicit thread counts are obeyed as given.
         """
         plan = entry.plan
-        times = plan.__dict__.setdefault("tuning_times", {"serial": [], "parallel": []})
+        modes = plan.__dict__.get("tuning_modes")
+        if modes is None:
+            modes = (("parallel",) if plan.parallel else ()) + ("serial",) + (
+                ("pieces",) if plan.intra_pieces is None else ())
+            plan.tuning_modes = modes
+            plan.tuning_times = {m: [] for m in modes}
+        times = plan.tuning_times
         n = plan.__dict__.get("tuning_runs", 0)
         plan.tuning_runs = n + 1
-        use_parallel = n % 2 == 0
+        mode = modes[n % len(modes)]
+        intra = self._intra
+        if intra is not None:
+            intra.enabled = mode == "pieces"
         t0 = time.perf_counter()
-        if use_parallel:
-            with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
-                results = run_parallel(plan, tuple(args), self._get_pool(), None)
-        else:
-            results = entry.fn(*args)
+        try:
+            if mode == "parallel":
+                with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
+                    results = run_parallel(plan, tuple(args), self._get_pool(), None)
+            else:
+                results = entry.fn(*args)
+        finally:
+            if intra is not None:
+                intra.enabled = plan.intra_pieces is not False
         dt = time.perf_counter() - t0
-        if n >= 2:  # the first pair warms caches and is not counted
-            times["parallel" if use_parallel else "serial"].append(dt)
-        if min(len(times["serial"]), len(times["parallel"])) >= self.TUNING_RUNS:
-            serial, parallel = sorted(times["serial"]), sorted(times["parallel"])
+        if n >= len(modes):  # the first round warms caches and is not counted
+            times[mode].append(dt)
+        if min(len(v) for v in times.values()) >= self.TUNING_RUNS:
             mid = self.TUNING_RUNS // 2
-            plan.tuned = True
+            median = {m: sorted(v)[mid] for m, v in times.items()}
+            best = "serial"
             # Threads must win clearly: one run can vary 2x on a busy machine, and a wrong
             # "parallel" costs graphs of small ops up to half their speed.
-            if parallel[mid] > 0.8 * serial[mid]:
-                plan.parallel = False
+            if "pieces" in median and median["pieces"] < 0.9 * median["serial"]:
+                best = "pieces"
+            if "parallel" in median and median["parallel"] <= 0.8 * median[best]:
+                best = "parallel"
+            plan.parallel = best == "parallel"
+            plan.intra_pieces = best == "pieces"
+            plan.tuned = True
         return results
 
     def _resolve_feeds(self, feed_dict: dict) -> tuple:
@@ -671,6 +699,8 @@ class BaseSession:
             if compiled is not None:
                 return compiled
             plan = build_plan(self._graph, targets, feed_tensors, self._rt, self._inter_op)
+            if self._intra is not None and any(st.op._opdef.splits for st in plan.steps):
+                plan.intra_pieces = None  # measured on the first runs
             fn, line_step = compile_serial(plan)
             compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))
             self._plans[key] = compiled

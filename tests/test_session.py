@@ -456,3 +456,56 @@ def test_explicit_inter_op_threads_are_obeyed():
             sess.run(total, {a: np.ones((256, 256), np.float32)})
         plans = [e.plan for e in sess._signatures.values()]
     assert all(p.parallel and not getattr(p, "tuned", False) for p in plans)
+
+
+def _conv_graph():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [16, 8, 8, 1])
+        w = tf.constant(np.random.default_rng(0).random((3, 3, 1, 4), dtype=np.float32))
+        y = tf.reduce_sum(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"))
+    return g, x, y
+
+
+def _spy_conv_pieces(monkeypatch):
+    from flowgraph.ops import batch_minor
+    from flowgraph.runtime import intra_op
+
+    monkeypatch.setattr(intra_op.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(intra_op, "MIN_WORK", 1)
+    seen = []
+    real = batch_minor.conv_forward
+    monkeypatch.setattr(
+        batch_minor,
+        "conv_forward",
+        lambda xp, x, w, gh, gw, intra: seen.append(intra.ways(10**6)) or real(xp, x, w, gh, gw, intra),
+    )
+    return seen
+
+
+def test_default_session_measures_whether_intra_op_pieces_pay(monkeypatch):
+    seen = _spy_conv_pieces(monkeypatch)
+    g, x, y = _conv_graph()
+    value = np.random.default_rng(1).random((16, 8, 8, 1), dtype=np.float32)
+    with tf.Session(graph=g) as sess:
+        got = {float(sess.run(y, {x: value})) for _ in range(2 + 2 * sess.TUNING_RUNS)}
+        plan = next(e.plan for e in sess._signatures.values())
+        assert getattr(plan, "tuned", False) and plan.intra_pieces in (True, False)
+        assert set(seen) == {1, 2}  # runs without pieces and runs in two pieces were both timed
+        seen.clear()
+        for _ in range(3):
+            got.add(float(sess.run(y, {x: value})))
+        assert seen == [2 if plan.intra_pieces else 1] * 3  # then the kept way, every run
+    assert max(got) - min(got) <= 1e-5 * abs(max(got))  # the same sum either way (up to GEMM blocking)
+
+
+def test_explicit_intra_op_threads_are_obeyed(monkeypatch):
+    seen = _spy_conv_pieces(monkeypatch)
+    g, x, y = _conv_graph()
+    for threads, ways in ((2, 2), (1, 1)):
+        with tf.Session(graph=g, config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
+            for _ in range(4):
+                sess.run(y, {x: np.ones((16, 8, 8, 1), np.float32)})
+            assert next(e.plan for e in sess._signatures.values()).intra_pieces is True
+        assert seen == [ways] * 4
+        seen.clear()

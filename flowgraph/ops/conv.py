@@ -776,6 +776,7 @@ def _runtime_check(
 
 class _ConvOp(OpDef):
     heavy = True
+    splits = True
     family: _Family = _CONV2D
 
     def geometry(self, op: Any) -> _Geometry:
@@ -1003,6 +1004,7 @@ def _pool_infer(op_type: str, op: Any, x: Tensor, x_dims: tuple | None) -> tuple
 
 class _PoolOp(OpDef):
     heavy = True
+    splits = True
 
     def geometry(self, op: Any) -> _Geometry:
         return _Geometry(self.type, op.attrs, window=op.attrs["ksize"])

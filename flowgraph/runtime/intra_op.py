@@ -93,20 +93,23 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 class IntraOp:
     """Runs a kernel's pieces on ``threads`` threads (the calling thread is one of them)."""
 
-    __slots__ = ("threads",)
+    __slots__ = ("enabled", "threads")
 
     def __init__(self, threads: int = 0) -> None:
         self.threads = int(threads) if threads and threads > 0 else (os.cpu_count() or 1)
+        #: Switched per run by the session: off while inter-op threads hold the cores, or where its
+        #: measurement found pieces no faster (a busy machine's second core).
+        self.enabled = True
 
     def ways(self, work: int) -> int:
         """How many pieces a kernel of ``work`` multiply-adds should cut itself into (1: don't)."""
-        if self.threads <= 1:
+        if self.threads <= 1 or not self.enabled:
             return 1
         return max(1, min(self.threads, work // MIN_WORK))
 
     def map(self, fn: Callable[[Any], Any], parts: Sequence) -> list:
         """``[fn(p) for p in parts]``, the parts dealt round-robin to the threads (deterministic)."""
-        n = self.threads
+        n = self.threads if self.enabled else 1
         if n <= 1 or len(parts) <= 1:
             return [fn(p) for p in parts]
         groups = [list(parts[i::n]) for i in range(min(n, len(parts)))]

@@ -64,6 +64,9 @@ class Plan:
     host_copy: bool = False
     #: Fetch positions whose value may be a non-C-ordered view (see ``_c_order_fetches``).
     c_order_at: tuple[int, ...] = ()
+    #: Whether kernels may cut their work into intra-op pieces in this plan's runs; None until the
+    #: session's first runs have measured it (``Session._tuning_run``).
+    intra_pieces: bool | None = True
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:
