@@ -135,7 +135,9 @@ def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any, intra: IntraOp = SER
         def band(sl: slice) -> None:
             rows = slice(sl.start // row, sl.stop // row)
             xp.copyto(cols6[:, :, :, rows], view[:, :, :, rows])
-            xp.matmul(w2t, cols[:, sl], out=out[:, sl])
+            for part in _column_chunks(sl.stop - sl.start, o * k):  # a row can be wider than a chunk
+                cs = slice(sl.start + part.start, sl.start + part.stop)
+                xp.matmul(w2t, cols[:, cs], out=out[:, cs])
 
         intra.map(band, bands)
     return logical(out.reshape(o, gh.n_out, gw.n_out, n)), cols

@@ -110,10 +110,11 @@ def test_conv_forward_and_both_gradients_match_references(
         assert y.flags.c_contiguous and dx.flags.c_contiguous  # fetches leave in C order
 
 
-def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch, threads):
+@pytest.mark.parametrize("rows_per_chunk", [2, 1 / 3])
+def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch, threads, rows_per_chunk):
     x_val, w_val = RNG.standard_normal((16, 9, 8, 1)), RNG.standard_normal((5, 5, 1, 6))
     g_val = RNG.standard_normal((16, 9, 8, 6))
-    monkeypatch.setattr(bm, "_SMALL_MNK", 150 * 8 * 16 * 2)  # two output rows per band
+    monkeypatch.setattr(bm, "_SMALL_MNK", int(150 * 8 * 16 * rows_per_chunk))  # a chunk: 2 rows, or a third of one
 
     def build():
         x = tf.placeholder(tf.float64, x_shape := x_val.shape)
@@ -125,7 +126,7 @@ def test_small_gemms_run_in_column_chunks_with_the_same_result(monkeypatch, thre
         np.testing.assert_allclose(y, ref_conv(x_val, w_val, padding="SAME"), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(dx, ref_conv_input_grad(x_val.shape, w_val, g_val, padding="SAME"),
                                    rtol=1e-10, atol=1e-10)
-    assert len(bm._column_chunks(9 * 8 * 16, 150, unit=8 * 16)) == 5
+    assert len(bm._column_chunks(9 * 8 * 16, 150, unit=8 * 16)) == (5 if rows_per_chunk == 2 else 9)
 
 
 @pytest.mark.parametrize("k, s, padding", [(2, 2, "VALID"), (3, 2, "SAME"), (3, 1, "VALID")])
