@@ -110,12 +110,15 @@ def _bands(n_rows: int, row: int, mk: int, intra: IntraOp) -> list[slice]:
     return bands
 
 
-def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any, intra: IntraOp = SERIAL) -> tuple[Any, Any]:
+def conv_forward(
+    xp: Any, x: Any, w: Any, gh: Any, gw: Any, intra: IntraOp = SERIAL, keep: bool = True
+) -> tuple[Any, Any]:
     """(batch-minor output, patches): out[o, (i, j, n)] = sum_k w[k, o] patches[k, (i, j, n)].
 
     Small filters copy and multiply the patches band by band of output rows (one band's patches
-    still in cache for its GEMM), bands spread over the intra-op threads; the bands fill one whole
-    patches matrix, kept for the filter gradient.
+    still in cache for its GEMM), bands spread over the intra-op threads. With ``keep`` the bands
+    fill one whole patches matrix, returned for the filter gradient; without, each band's patches
+    are dropped (None is returned).
     """
     buf = memory(xp, x)
     c, n, o = buf.shape[0], buf.shape[3], w.shape[3]
@@ -129,15 +132,17 @@ def conv_forward(xp: Any, x: Any, w: Any, gh: Any, gw: Any, intra: IntraOp = SER
         xp.matmul(w2t, cols, out=out)
     else:
         view = _patch_view(xp, buf, gh, gw)
-        cols = xp.empty((k, gh.n_out * row), dtype=x.dtype)
-        cols6 = cols.reshape(gh.k, gw.k, c, gh.n_out, gw.n_out, n)
+        cols = xp.empty((k, gh.n_out * row), dtype=x.dtype) if keep else None
 
         def band(sl: slice) -> None:
             rows = slice(sl.start // row, sl.stop // row)
-            xp.copyto(cols6[:, :, :, rows], view[:, :, :, rows])
+            if cols is None:
+                block = view[:, :, :, rows].reshape(k, -1)
+            else:
+                block = cols[:, sl]
+                xp.copyto(block.reshape(gh.k, gw.k, c, rows.stop - rows.start, gw.n_out, n), view[:, :, :, rows])
             for part in _column_chunks(sl.stop - sl.start, o * k):  # a row can be wider than a chunk
-                cs = slice(sl.start + part.start, sl.start + part.stop)
-                xp.matmul(w2t, cols[:, cs], out=out[:, cs])
+                xp.matmul(w2t, block[:, part], out=out[:, sl.start + part.start : sl.start + part.stop])
 
         intra.map(band, bands)
     return logical(out.reshape(o, gh.n_out, gw.n_out, n)), cols

@@ -924,7 +924,7 @@ class Conv2D(_Forward):
             axes = geo.axes(xn.shape[1], xn.shape[2], w.shape[0], w.shape[1])
             _runtime_check("Conv2D", xn.shape, w.shape, None, axes, False)
             if not nchw and batch_minor.use_for(xp, xn):
-                out, cols = batch_minor.conv_forward(xp, xn, w, axes[0], axes[1], intra)
+                out, cols = batch_minor.conv_forward(xp, xn, w, axes[0], axes[1], intra, keep=cell.wanted)
                 if cell.wanted:
                     cell.entry = (x, cols, True)
                 return out

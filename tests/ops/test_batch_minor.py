@@ -58,7 +58,7 @@ def both_layouts(monkeypatch, build, expect=(), threads=1):
     calls = []
     for name in ("conv_forward", "conv_input_grad", "conv_filter_grad", "bias_add_grad"):
         real = getattr(bm, name)
-        monkeypatch.setattr(bm, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+        monkeypatch.setattr(bm, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
     out = []
     for min_batch in (1, 10**9):
         monkeypatch.setattr(bm, "_MIN_BATCH", min_batch)
