@@ -26,7 +26,7 @@ class ApplyGradientDescent(ApplyOp):
 
     def donated_update_fn(self, op, xp):
         def update(var, alpha, delta):
-            if delta.shape != var.shape or delta.dtype != var.dtype or not delta.flags.writeable:
+            if delta.shape != var.shape or delta.dtype != var.dtype or not getattr(delta.flags, "writeable", True):
                 return self.update_fn(op, xp)(var, alpha, delta)
             xp.multiply(delta, alpha, out=delta)
             return (xp.subtract(var, delta, out=delta),)
