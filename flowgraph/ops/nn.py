@@ -34,6 +34,7 @@ from flowgraph.ops.math import (
 from flowgraph.ops.op_helpers import check_same_dtype, describe, make_op
 from flowgraph.ops.random import random_uniform
 from flowgraph.registry import NotDifferentiable, OpDef, register_op
+from flowgraph.runtime import intra_op
 from flowgraph.shapes import TensorShape
 
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -99,9 +100,19 @@ def _relu_grad(g: Tensor, x: Tensor) -> Tensor:
 class Relu(_Activation):
     floats_only = False
 
+    splits = True
+
     def kernel(self, op, rt):
-        xp = rt.xp
-        return lambda x: xp.maximum(x, 0)
+        xp, intra = rt.xp, intra_op.of(rt)
+        if xp is not np or intra.threads == 1:
+            return lambda x: xp.maximum(x, 0)
+
+        def relu(x):
+            if intra.ways(x.size * intra_op.ELEMENT_WORK) == 1:
+                return np.maximum(x, 0)
+            return intra_op.elementwise(intra, lambda o, a: np.maximum(a, 0, out=o), np.empty_like(x), x)
+
+        return relu
 
     def gradient(self, op, g):
         return [_relu_grad(g, op.outputs[0])]
@@ -109,8 +120,20 @@ class Relu(_Activation):
 
 @register_op
 class ReluGrad(_ActivationGrad):
+    splits = True
+
     def kernel(self, op, rt):
-        return lambda g, x: g * (x > 0)
+        intra = intra_op.of(rt)
+        if rt.xp is not np or intra.threads == 1:
+            return lambda g, x: g * (x > 0)
+
+        def relu_grad(g, x):
+            if g.shape != x.shape or intra.ways(g.size * intra_op.ELEMENT_WORK) == 1:
+                return g * (x > 0)
+            out = np.empty_like(g, dtype=np.result_type(g.dtype, np.bool_))
+            return intra_op.elementwise(intra, lambda o, gg, xx: np.multiply(gg, xx > 0, out=o), out, g, x)
+
+        return relu_grad
 
     def gradient(self, op, gg):
         x = op.inputs[1]
@@ -677,10 +700,23 @@ class BiasAdd(OpDef):
         dims[c] = dims[c] if dims[c] is not None else bc
         return [(x.dtype, tuple(dims))]
 
+    splits = True
+
     def kernel(self, op, rt):
         if op.attrs["data_format"] == "NCHW":
             return lambda x, b: x + b.reshape((-1,) + (1,) * (x.ndim - 2))
-        return lambda x, b: x + b
+        intra = intra_op.of(rt)
+        if rt.xp is not np or intra.threads == 1:
+            return lambda x, b: x + b
+
+        def bias_add(x, b):
+            if intra.ways(x.size * intra_op.ELEMENT_WORK) == 1:
+                return x + b
+            out = np.empty_like(x, dtype=np.result_type(x, b))
+            # b as a read-only view of x's shape, so a slab of channels (batch-minor) takes its part of b
+            return intra_op.elementwise(intra, lambda o, xx, bb: np.add(xx, bb, out=o), out, x, np.broadcast_to(b, x.shape))
+
+        return bias_add
 
     def gradient(self, op, g):
         return [g, make_op("BiasAddGrad", [g], {"data_format": op.attrs["data_format"]})]

@@ -148,3 +148,37 @@ def slabs(n: int, ways: int) -> list[slice]:
     ways = max(1, min(ways, n))
     bounds = [n * i // ways for i in range(ways + 1)]
     return [slice(bounds[i], bounds[i + 1]) for i in range(ways) if bounds[i + 1] > bounds[i]]
+
+
+#: An element-wise pass costs about this many multiply-adds of a GEMM per element (memory bound).
+ELEMENT_WORK = 16
+
+
+def outer_axis(a: Any) -> int:
+    """The axis with the largest stride among those longer than 1: slabs along it are contiguous."""
+    best, best_stride = 0, -1
+    for i, (n, st) in enumerate(zip(a.shape, a.strides)):
+        if n > 1 and abs(st) > best_stride:
+            best, best_stride = i, abs(st)
+    return best
+
+
+def elementwise(intra: IntraOp, fn: Callable, out: Any, *arrays: Any, axis: int | None = None) -> Any:
+    """``fn(out_slab, *array_slabs)`` over slabs of ``out``'s outermost memory axis (or ``axis``).
+
+    ``arrays`` are shaped like ``out``; with a single way it is one call on the whole arrays.
+    """
+    ways = intra.ways(out.size * ELEMENT_WORK)
+    if ways == 1 or out.ndim == 0:
+        fn(out, *arrays)
+        return out
+    ax = outer_axis(out) if axis is None else axis
+    lead = (slice(None),) * ax
+
+    def piece(sl: slice) -> None:
+        idx = (*lead, sl)
+        fn(out[idx], *(a[idx] for a in arrays))
+
+    intra.map(piece, slabs(out.shape[ax], ways))
+    return out
+

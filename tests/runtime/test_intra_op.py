@@ -72,3 +72,35 @@ def test_blas_threads_are_shared_while_pieces_run_and_restored_after(monkeypatch
     monkeypatch.setattr(intra_op.BLAS, "_controllers", [fake])
     during = IntraOp(2).map(lambda i: fake.num_threads, [0, 1])
     assert during == [2, 2] and fake.num_threads == 4 and calls == [2, 4]
+
+
+@pytest.mark.parametrize("layout", ["C order", "batch-minor"])
+def test_elementwise_pieces_fill_every_slab_of_either_layout(monkeypatch, layout):
+    import numpy as np
+
+    monkeypatch.setattr(intra_op, "MIN_WORK", 1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 4, 3, 7))
+    if layout == "batch-minor":
+        x = np.ascontiguousarray(x.transpose(3, 1, 2, 0)).transpose(3, 1, 2, 0)
+    out = intra_op.elementwise(IntraOp(3), lambda o, a: np.multiply(a, 2.0, out=o), np.empty_like(x), x)
+    np.testing.assert_array_equal(out, 2 * x)
+    assert intra_op.outer_axis(x) == (3 if layout == "batch-minor" else 0)
+
+
+def test_relu_bias_add_and_relu_grad_in_pieces_match_numpy(monkeypatch):
+    import numpy as np
+
+    import flowgraph as tf
+
+    monkeypatch.setattr(intra_op, "MIN_WORK", 1)
+    rng = np.random.default_rng(1)
+    x_val, b_val, g_val = rng.standard_normal((6, 5, 4, 3)), rng.standard_normal(3), rng.standard_normal((6, 5, 4, 3))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, x_val.shape)
+        y = tf.nn.relu(tf.nn.bias_add(x, tf.constant(b_val)))
+        (dx,) = tf.gradients(y, [x], grad_ys=tf.constant(g_val))
+        with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=3)) as sess:
+            got_y, got_dx = sess.run([y, dx], {x: x_val})
+    np.testing.assert_array_equal(got_y, np.maximum(x_val + b_val, 0))
+    np.testing.assert_array_equal(got_dx, g_val * (x_val + b_val > 0))
