@@ -40,6 +40,9 @@ class OpDef:
     fresh_output: bool = False
     #: True when the CPU kernel may cut its work into intra-op pieces (``runtime/intra_op.py``).
     splits: bool = False
+    #: Index of an input that ``donating_kernel``'s kernel may overwrite with the result: the plan
+    #: uses it when that input is a ``fresh_output`` only this op reads (no allocation, one pass less).
+    donatable: int | None = None
 
     def infer(self, op: Operation) -> list[tuple[Any, tuple | None]]:
         """Returns ``[(dtype, dims), ...]`` for each output; raises ValueError/TypeError if invalid."""
@@ -48,6 +51,10 @@ class OpDef:
     def kernel(self, op: Operation, rt: Any) -> Callable:
         """Returns ``f(*input_values) -> value`` (or a tuple for several outputs)."""
         raise TypeError(f"op type {self.type} defines no kernel")
+
+    def donating_kernel(self, op: Operation, rt: Any) -> Callable | None:
+        """A kernel like ``kernel``'s that may build its result in input ``donatable`` (None: no such)."""
+        return None
 
     def ref_reader(self, op: Operation, rt: Any, consumer: Operation) -> Callable:
         """For ``ref_output`` ops: a zero-argument function reading the current state for ``consumer``."""

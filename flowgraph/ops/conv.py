@@ -791,6 +791,8 @@ class _ConvOp(OpDef):
 class _Forward(_ConvOp):
     """Inputs (input, filter): the convolution itself."""
 
+    fresh_output = True
+
     def infer(self, op):
         x, w = op.inputs
         t, fmt = self.type, op.attrs["data_format"]

@@ -115,10 +115,30 @@ def binary(op_type: str, x: Any, y: Any, name: str | None, default: str) -> Tens
         return g.create_op(op_type, [xt, yt], name=scope).outputs[0]
 
 
+def _fits_in(a: Any, b: Any) -> bool:
+    """``a`` can hold ``a (op) b`` in place: a writeable array of the result's shape and dtype."""
+    if type(a) is not np.ndarray or not a.flags.writeable or a.dtype != getattr(b, "dtype", None):
+        return False
+    bs = np.shape(b)
+    return len(bs) <= a.ndim and all(d == 1 or d == e for d, e in zip(reversed(bs), reversed(a.shape)))
+
+
 @register_op
 class AddV2(BinaryOp):
     ufunc = "add"
     kinds = "fiuO"
+    fresh_output = True  # a new array for array operands (scalars are never written into)
+    donatable = 0
+
+    def donating_kernel(self, op, rt):
+        if rt.xp is not np or not op.inputs[0].dtype.is_floating:
+            return None
+        add = np.add
+
+        def add_into_a(a, b):
+            return add(a, b, out=a) if _fits_in(a, b) else a + b
+
+        return add_into_a
 
     def gradient(self, op, g):
         return [g, g]

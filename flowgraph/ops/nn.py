@@ -101,6 +101,19 @@ class Relu(_Activation):
     floats_only = False
 
     splits = True
+    fresh_output = True
+    donatable = 0
+
+    def donating_kernel(self, op, rt):
+        if rt.xp is not np:
+            return None
+
+        def relu_in_place(x):
+            if type(x) is np.ndarray and x.flags.writeable:
+                return np.maximum(x, 0, out=x)
+            return np.maximum(x, 0)
+
+        return relu_in_place
 
     def kernel(self, op, rt):
         xp, intra = rt.xp, intra_op.of(rt)
@@ -701,6 +714,21 @@ class BiasAdd(OpDef):
         return [(x.dtype, tuple(dims))]
 
     splits = True
+    fresh_output = True
+    donatable = 0
+
+    def donating_kernel(self, op, rt):
+        if rt.xp is not np:
+            return None
+        nchw = op.attrs["data_format"] == "NCHW"
+
+        def bias_add_in_place(x, b):
+            bb = b.reshape((-1,) + (1,) * (x.ndim - 2)) if nchw else b
+            if type(x) is np.ndarray and x.flags.writeable and x.dtype == b.dtype:
+                return np.add(x, bb, out=x)
+            return x + bb
+
+        return bias_add_in_place
 
     def kernel(self, op, rt):
         if op.attrs["data_format"] == "NCHW":

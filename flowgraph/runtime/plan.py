@@ -40,6 +40,9 @@ class Step:
     wait_slots: tuple[int, ...] = ()  # slots a read waits for without reading them
     wait_ops: tuple[Operation, ...] = ()  # control inputs of the Identity chain a read goes through
     at_end: bool = False  # a fetched variable value: read after every other step
+    #: The runtime the kernel was bound to, when it was bound plainly (no device copies around it):
+    #: only then may the plan swap in a buffer-donating variant.
+    rt: Any = None
     #: None when the output size is unknown at build time; the first run measures it.
     elements: int | None = 0
 
@@ -205,10 +208,12 @@ def build_plan(
             steps.append(Step(var, reader, (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
         op_rt = rt_of(op)
         kernel = op_rt.bind(op)
+        plain_rt = op_rt if getattr(op_rt, "xp", None) is np else None
         if runtime_of is not None:
             ins, copy_at = inputs_on(op_rt.device, ins)
             if copy_at:
                 kernel = _with_copies(kernel, copy_at, op_rt.device != host, op_rt.to_device)
+                plain_rt = None
         outs = []
         for t in op._outputs:
             if t in fed:
@@ -218,7 +223,7 @@ def build_plan(
                 slot_dev[n_slots] = op_rt.device if runtime_of is not None else host
                 outs.append(n_slots)
                 n_slots += 1
-        steps.append(Step(op, kernel, tuple(ins), tuple(outs), elements=_elements(op)))
+        steps.append(Step(op, kernel, tuple(ins), tuple(outs), elements=_elements(op), rt=plain_rt))
     for f, (var, via) in end_reads.items():
         var_rt = rt_of(var)
         slot_of[f] = n_slots
@@ -350,14 +355,22 @@ def _donate(steps: list[Step], readers: list[int], keep: frozenset) -> None:
     """Lets a kernel overwrite an input that is a fresh array no one else reads (an optimizer's
     gradient): such kernels carry ``donating`` (the overwriting variant) and ``donated_arg``."""
     producer = {s: st for st in steps for s in st.out_slots if s >= 0}
+
+    def donatable(s: int) -> bool:
+        src = producer.get(s)
+        return readers[s] == 1 and s not in keep and src is not None and src.for_op is None and src.op._opdef.fresh_output
+
     for st in steps:
         donating = getattr(st.kernel, "donating", None)
-        if donating is None:
+        if donating is not None:
+            if donatable(st.in_slots[st.kernel.donated_arg]):
+                st.kernel = donating
             continue
-        s = st.in_slots[st.kernel.donated_arg]
-        src = producer.get(s)
-        if readers[s] == 1 and s not in keep and src is not None and src.for_op is None and src.op._opdef.fresh_output:
-            st.kernel = donating
+        arg = st.op._opdef.donatable
+        if arg is not None and st.rt is not None and arg < len(st.in_slots) and donatable(st.in_slots[arg]):
+            kernel = st.op._opdef.donating_kernel(st.op, st.rt)
+            if kernel is not None:
+                st.kernel = kernel
 
 
 def _set_frees(steps: list[Step], n_slots: int, keep: frozenset) -> list[int]:

@@ -198,3 +198,25 @@ def test_a_gradient_that_is_a_view_of_other_state_is_not_donated(fresh_graph, rt
         sess.run(train)
         sess.run(train)
         np.testing.assert_allclose(sess.run(w), np.full(3, -1.0))  # the constant stayed 2
+
+
+def test_bias_add_and_relu_reuse_a_fresh_buffer_only_when_nothing_else_sees_it(fresh_graph, rt):
+    rng = np.random.default_rng(0)
+    x_val, w_val, b_val = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal(5)
+    x = tf.placeholder(tf.float64, [4, 3])
+    m = tf.matmul(x, tf.constant(w_val))
+    a = m + tf.constant(b_val)
+    r = tf.nn.relu(a)
+    want_m = x_val @ w_val
+    want_a = want_m + b_val
+    alone = build_plan(fresh_graph, [r], [x], rt, 1)
+    kinds = {st.op.type: getattr(st.kernel, "__name__", "") for st in alone.steps}
+    assert kinds["AddV2"] == "add_into_a" and kinds["Relu"] == "relu_in_place"
+    seen = build_plan(fresh_graph, [m, a, r], [x], rt, 1)  # fetched values are never overwritten
+    assert {st.op.type: getattr(st.kernel, "__name__", "") for st in seen.steps}["AddV2"] != "add_into_a"
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(r, {x: x_val}), np.maximum(want_a, 0), rtol=1e-12)
+        got_m, got_a, got_r = sess.run([m, a, r], {x: x_val})
+    np.testing.assert_allclose(got_m, want_m, rtol=1e-12)
+    np.testing.assert_allclose(got_a, want_a, rtol=1e-12)
+    np.testing.assert_allclose(got_r, np.maximum(want_a, 0), rtol=1e-12)
