@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from flowgraph.ops import conv as _conv  # module object: conv imports this module first
 from flowgraph.runtime.intra_op import SERIAL, IntraOp, slabs
 
 #: Batch-minor pays when input channels are few (each NHWC run is C floats) and the batch gives runs
@@ -56,17 +57,6 @@ def memory_shape(nhwc: tuple) -> tuple:
     return (c, h, w, n)
 
 
-def _padded(xp: Any, buf: Any, gh: Any, gw: Any) -> Any:
-    """``buf`` zero-padded to the extent its windows read (``buf`` itself when none is needed)."""
-    c, h, w, n = buf.shape
-    if gh.pad == 0 and gw.pad == 0 and gh.span <= h and gw.span <= w:
-        return buf
-    out = xp.zeros((c, gh.span, gw.span, n), dtype=buf.dtype)
-    rh, rw = min(h, gh.span - gh.pad), min(w, gw.span - gw.pad)
-    out[:, gh.pad : gh.pad + rh, gw.pad : gw.pad + rw] = buf[:, :rh, :rw]
-    return out
-
-
 #: GEMMs with a small (M, K) side run on column chunks of at most ``_SMALL_MNK / (M*K)`` columns:
 #: OpenBLAS then takes its small-matrix kernels (AVX-512 parts), measured 2x faster on LeNet's conv1
 #: (6x25 filter times 50k patches), and each chunk of patches is still in cache when the GEMM reads it.
@@ -88,7 +78,7 @@ def _patch_view(xp: Any, buf: Any, gh: Any, gw: Any) -> Any:
     Row (a, b, c), column (i, j, n) of the patches holds input (c, i*S + a*D - P, j*S + b*D - P, n);
     with stride 1 each (a, b, c) row is OH runs of OW*N contiguous floats.
     """
-    xp_ = _padded(xp, buf, gh, gw)
+    xp_ = _conv._padded(xp, buf, gh, gw)  # H and W are axes 1 and 2 here too
     c, n = buf.shape[0], buf.shape[3]
     sc, sh, sw, sn = xp_.strides
     return xp.lib.stride_tricks.as_strided(

@@ -246,7 +246,10 @@ def _from_nhwc(xp: Any, y: Any, nchw: bool) -> Any:
 
 
 def _padded(xp: Any, x: Any, gh: _Axis, gw: _Axis) -> Any:
-    """``x`` zero-padded to exactly the extent its windows read (``x`` itself when none is needed)."""
+    """``x`` zero-padded to exactly the extent its windows read (``x`` itself when none is needed).
+
+    Pads axes 1 and 2, so it serves (C, H, W, N) buffers (``batch_minor``) as well as NHWC.
+    """
     n, h, w, c = x.shape
     if gh.pad == 0 and gw.pad == 0 and gh.span <= h and gw.span <= w:
         return x
