@@ -691,6 +691,10 @@ def _channel_axis(data_format: str, rank: int | None) -> int:
 class BiasAdd(OpDef):
     """``value + bias`` along the channel axis (last for NHWC, 1 for NCHW)."""
 
+    splits = True
+    fresh_output = True
+    donatable = 0
+
     def infer(self, op):
         x, b = op.inputs
         check_same_dtype("BiasAdd", x, b)
@@ -712,10 +716,6 @@ class BiasAdd(OpDef):
             )
         dims[c] = dims[c] if dims[c] is not None else bc
         return [(x.dtype, tuple(dims))]
-
-    splits = True
-    fresh_output = True
-    donatable = 0
 
     def donating_kernel(self, op, rt):
         if rt.xp is not np:
