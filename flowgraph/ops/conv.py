@@ -1062,6 +1062,7 @@ class _MaxPoolBackward(_PoolOp):
     _compute: Callable[..., Any]
     _pooled_output: bool
     _gradient_type: str
+    fresh_output = True
 
     def infer(self, op):
         x, _, g = op.inputs

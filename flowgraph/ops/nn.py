@@ -134,6 +134,19 @@ class Relu(_Activation):
 @register_op
 class ReluGrad(_ActivationGrad):
     splits = True
+    fresh_output = True
+    donatable = 0  # the incoming gradient, when only this op reads it
+
+    def donating_kernel(self, op, rt):
+        if rt.xp is not np:
+            return None
+
+        def relu_grad_in_place(g, x):
+            if type(g) is np.ndarray and g.flags.writeable and g.shape == x.shape and g.dtype.kind == "f":
+                return np.multiply(g, x > 0, out=g)
+            return g * (x > 0)
+
+        return relu_grad_in_place
 
     def kernel(self, op, rt):
         intra = intra_op.of(rt)

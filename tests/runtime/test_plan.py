@@ -220,3 +220,22 @@ def test_bias_add_and_relu_reuse_a_fresh_buffer_only_when_nothing_else_sees_it(f
     np.testing.assert_allclose(got_m, want_m, rtol=1e-12)
     np.testing.assert_allclose(got_a, want_a, rtol=1e-12)
     np.testing.assert_allclose(got_r, np.maximum(want_a, 0), rtol=1e-12)
+
+
+def test_relu_grad_reuses_the_pool_gradient_it_alone_reads(fresh_graph, rt):
+    rng = np.random.default_rng(2)
+    x_val, c_val = rng.standard_normal((2, 4, 4, 3)), rng.standard_normal((2, 2, 2, 3))
+    x = tf.placeholder(tf.float64, x_val.shape)
+    h = tf.nn.relu(x)
+    pooled = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    (dx,) = tf.gradients(tf.reduce_sum(pooled * tf.constant(c_val)), [x])
+    plan = build_plan(fresh_graph, [dx], [x], rt, 1)
+    assert {st.op.type: getattr(st.kernel, "__name__", "") for st in plan.steps}["ReluGrad"] == "relu_grad_in_place"
+    h_val = np.maximum(x_val, 0)
+    windows = h_val.reshape(2, 2, 2, 2, 2, 3).transpose(0, 1, 3, 5, 2, 4).reshape(2, 2, 2, 3, 4)
+    first = windows.argmax(-1)  # ties (zeros after the ReLU) go to the first maximum, as in TF
+    want = np.zeros((2, 2, 2, 3, 4))
+    np.put_along_axis(want, first[..., None], c_val[..., None], axis=-1)
+    want = want.reshape(2, 2, 2, 3, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(2, 4, 4, 3) * (x_val > 0)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(dx, {x: x_val}), want, rtol=1e-12)
