@@ -10,7 +10,7 @@ This is cuda-convnet's layout; on LeNet-5 it is what lets a NumPy step match PyT
 Layout is chosen by the producer and followed by consumers: ``Conv2D`` emits batch-minor output
 when ``use_for`` says so, and pooling, bias, ReLU and the gradient kernels keep whatever layout
 their input has (elementwise NumPy ops already do: a ufunc's output follows its input's strides).
-Results are bit-for-bit those of the NHWC kernels up to float summation order in the GEMMs.
+Results equal the NHWC kernels' up to the order of float additions inside the GEMMs.
 
 The window arithmetic is shared with the NHWC kernels (``_Axis``): H and W are axes 1 and 2 in
 both layouts, so the pooling kernels of ``conv.py`` run unchanged on (C, H, W, N) buffers.
