@@ -361,6 +361,10 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
     return session
 
 
+#: A share that caps every BLAS library at one thread (``blas_shared_by`` divides their counts by it).
+_ONE_BLAS_THREAD = 1 << 16
+
+
 class _CompiledPlan:
     """A plan with its generated serial function and feed converters, shared by equal signatures."""
 
@@ -552,7 +556,8 @@ class BaseSession:
         plan = entry.plan
         if self._intra is not None:
             self._intra.enabled = plan.intra_pieces is not False
-        if plan.parallel or plan.calibrate or plan.intra_pieces is None or options is not None or run_metadata is not None:
+        if (plan.parallel or plan.calibrate or plan.intra_pieces is None or plan.blas_one or options is not None
+                or run_metadata is not None):
             results = self._run_general(entry, args, options, run_metadata)
         else:
             try:
@@ -606,12 +611,14 @@ class BaseSession:
             elif plan.parallel:
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), trace)
-            elif plan.calibrate:
-                results = self._calibrating_run(plan, tuple(args), trace)
-            elif trace is not None:
-                results = run_loop(plan, tuple(args), trace)
             else:
-                results = entry.fn(*args)
+                with _blas_shared_by(_ONE_BLAS_THREAD if plan.blas_one else 1):
+                    if plan.calibrate:
+                        results = self._calibrating_run(plan, tuple(args), trace)
+                    elif trace is not None:
+                        results = run_loop(plan, tuple(args), trace)
+                    else:
+                        results = entry.fn(*args)
         except StepFailure as f:
             raise self._op_error(f.step.op, f.inputs, f.cause) from f.cause
         except errors.OpError:
@@ -638,8 +645,9 @@ class BaseSession:
         plan = entry.plan
         modes = plan.__dict__.get("tuning_modes")
         if modes is None:
-            modes = (("parallel",) if plan.parallel else ()) + ("serial",) + (
-                ("pieces",) if plan.intra_pieces is None else ())
+            modes = (("parallel",) if plan.parallel else ()) + ("serial",)
+            if self._intra is not None:  # default intra-op threads on several cores
+                modes += ("serial, one BLAS thread",) + (("pieces",) if plan.intra_pieces is None else ())
             plan.tuning_modes = modes
             plan.tuning_times = {m: [] for m in modes}
         times = plan.tuning_times
@@ -654,8 +662,9 @@ class BaseSession:
             if mode == "parallel":
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), None)
-            else:
-                results = entry.fn(*args)
+            else:  # the pieces are the parallelism in "pieces": BLAS gets one thread there too
+                with _blas_shared_by(1 if mode == "serial" else _ONE_BLAS_THREAD):
+                    results = entry.fn(*args)
         finally:
             if intra is not None:
                 intra.enabled = plan.intra_pieces is not False
@@ -668,12 +677,14 @@ class BaseSession:
             best = "serial"
             # Threads must win clearly: one run can vary 2x on a busy machine, and a wrong
             # "parallel" costs graphs of small ops up to half their speed.
-            if "pieces" in median and median["pieces"] < 0.9 * median["serial"]:
-                best = "pieces"
+            for m, margin in (("serial, one BLAS thread", 0.95), ("pieces", 0.9)):
+                if m in median and median[m] < margin * median[best]:
+                    best = m
             if "parallel" in median and median["parallel"] <= 0.8 * median[best]:
                 best = "parallel"
             plan.parallel = best == "parallel"
             plan.intra_pieces = best == "pieces"
+            plan.blas_one = best in ("serial, one BLAS thread", "pieces")
             plan.tuned = True
         return results
 

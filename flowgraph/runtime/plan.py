@@ -70,6 +70,9 @@ class Plan:
     #: Whether kernels may cut their work into intra-op pieces in this plan's runs; None until the
     #: session's first runs have measured it (``Session._tuning_run``).
     intra_pieces: bool | None = True
+    #: Run with BLAS capped at one thread (kept by the tuning when that was faster: an idle
+    #: multi-threaded OpenBLAS spins on the other cores and slows every kernel around its calls).
+    blas_one: bool = False
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:
