@@ -1,9 +1,14 @@
 """Intra-op parallelism: the independent pieces of one kernel run on several threads at once.
 
 NumPy releases the GIL inside its loops, copies and BLAS calls, so a kernel that cuts its work
-into pieces of a few hundred microseconds (bands of output rows, slabs of channels) overlaps them
-on several cores. ``ConfigProto.intra_op_parallelism_threads`` sizes it as in TF1 (0: one thread
-per core); with one thread ``map`` is a plain loop, so single-threaded sessions pay nothing.
+into a few long pieces (bands of output rows, slabs of channels) overlaps them on several cores.
+``ConfigProto.intra_op_parallelism_threads`` sizes it as in TF1 (0: one thread per core); with one
+thread ``map`` is a plain loop, so single-threaded sessions pay nothing. Pieces pay only when
+each NumPy call in them is long: a GIL hand-off between threads waits for a sleeping thread to
+wake (tens of microseconds on the VMs measured), which is why default sessions time plans with and
+without pieces before keeping either (``Session._tuning_run``).
+
+This module also holds ``BLAS``, which shares BLAS threads between whatever runs at once.
 """
 
 from __future__ import annotations
