@@ -231,8 +231,8 @@ def _overlapping(gh: _Axis, gw: _Axis) -> bool:
 # ---------------------------------------------------------------------------------------------
 # NHWC kernels
 # ---------------------------------------------------------------------------------------------
-def _batch_minor_grad(xp: Any, x: Any) -> bool:
-    """Kernels other than Conv2D follow their main input: batch-minor in, batch-minor out (CPU only)."""
+def _follows_batch_minor(xp: Any, x: Any) -> bool:
+    """Kernels other than Conv2D's forward follow their main input: batch-minor in, batch-minor out (CPU)."""
     return xp is np and batch_minor.is_batch_minor(x)
 
 
@@ -845,7 +845,7 @@ class _BackpropInput(_ConvOp):
             gn = _to_nhwc(g, nchw)
             axes = geo.axes(xs[1], xs[2], w.shape[0], w.shape[1])
             _runtime_check(t, xs, w.shape, gn.shape, axes, dw)
-            if not (dw or nchw) and _batch_minor_grad(xp, gn):
+            if not (dw or nchw) and _follows_batch_minor(xp, gn):
                 return batch_minor.conv_input_grad(xp, gn, w, axes[0], axes[1], xs, _taps(axes[0], axes[1]), intra)
             return _from_nhwc(xp, compute(xp, gn, w, axes[0], axes[1], xs), nchw)
 
@@ -892,7 +892,7 @@ class _BackpropFilter(_ConvOp):
             _runtime_check(t, xn.shape, ws, gn.shape, axes, dw)
             if dw:
                 return _depthwise_filter_grad(xp, xn, gn, axes[0], axes[1], ws)
-            cols, minor = None, not nchw and _batch_minor_grad(xp, gn)
+            cols, minor = None, not nchw and _follows_batch_minor(xp, gn)
             if cell is not None:
                 entry, cell.entry = cell.entry, None
                 if entry is not None and entry[0] is x:
@@ -1045,7 +1045,7 @@ class _ForwardPool(_PoolOp):
         def pool(x):
             xn = _to_nhwc(x, nchw)
             gh, gw = geo.axes(xn.shape[1], xn.shape[2])
-            if not nchw and _batch_minor_grad(xp, xn):  # H and W are axes 1, 2 of the buffer too
+            if not nchw and _follows_batch_minor(xp, xn):  # H and W are axes 1, 2 of the buffer too
                 return batch_minor.logical(_by_channels(xp, intra, compute, (batch_minor.memory(xp, xn),), gh, gw))
             return _from_nhwc(xp, compute(xp, xn, gh, gw), nchw)
 
@@ -1079,7 +1079,7 @@ class _MaxPoolBackward(_PoolOp):
         def max_pool_backward(x, y, g):
             xn, yn, gn = _to_nhwc(x, nchw), _to_nhwc(y, nchw), _to_nhwc(g, nchw)
             gh, gw = geo.axes(xn.shape[1], xn.shape[2])
-            if not nchw and _batch_minor_grad(xp, xn):
+            if not nchw and _follows_batch_minor(xp, xn):
                 bufs = tuple(batch_minor.memory(xp, a) for a in (xn, yn, gn))
                 return batch_minor.logical(_by_channels(xp, intra, compute, bufs, gh, gw))
             return _from_nhwc(xp, compute(xp, xn, yn, gn, gh, gw), nchw)
@@ -1165,7 +1165,7 @@ class AvgPoolGrad(_PoolOp):
             xs = _sizes_nhwc(sizes, fmt)
             gn = _to_nhwc(g, nchw)
             gh, gw = geo.axes(xs[1], xs[2])
-            if not nchw and _batch_minor_grad(xp, gn):
+            if not nchw and _follows_batch_minor(xp, gn):
                 buf = batch_minor.memory(xp, gn)
                 return batch_minor.logical(_avg_pool_grad(xp, buf, gh, gw, batch_minor.memory_shape(xs)))
             return _from_nhwc(xp, _avg_pool_grad(xp, gn, gh, gw, xs), nchw)

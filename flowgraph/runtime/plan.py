@@ -211,7 +211,8 @@ def build_plan(
             steps.append(Step(var, reader, (), (s,), for_op=op, wait_slots=waits, wait_ops=via))
         op_rt = rt_of(op)
         kernel = op_rt.bind(op)
-        plain_rt = op_rt if getattr(op_rt, "xp", None) is np else None
+        # A donating kernel is bound here, outside ``bind``: only where bind adds no device switch.
+        plain_rt = None if getattr(getattr(op_rt, "backend", None), "device_id", 0) else op_rt
         if runtime_of is not None:
             ins, copy_at = inputs_on(op_rt.device, ins)
             if copy_at:
@@ -355,8 +356,8 @@ def _link(steps: list[Step]) -> None:
 
 
 def _donate(steps: list[Step], readers: list[int], keep: frozenset) -> None:
-    """Lets a kernel overwrite an input that is a fresh array no one else reads (an optimizer's
-    gradient): such kernels carry ``donating`` (the overwriting variant) and ``donated_arg``."""
+    """Swaps in ``OpDef.donating_kernel`` where input ``OpDef.donatable`` is a fresh array no one
+    else reads (a MatMul output feeding a bias add, a gradient feeding its SGD update)."""
     producer = {s: st for st in steps for s in st.out_slots if s >= 0}
 
     def donatable(s: int) -> bool:
@@ -364,11 +365,6 @@ def _donate(steps: list[Step], readers: list[int], keep: frozenset) -> None:
         return readers[s] == 1 and s not in keep and src is not None and src.for_op is None and src.op._opdef.fresh_output
 
     for st in steps:
-        donating = getattr(st.kernel, "donating", None)
-        if donating is not None:
-            if donatable(st.in_slots[st.kernel.donated_arg]):
-                st.kernel = donating
-            continue
         arg = st.op._opdef.donatable
         if arg is not None and st.rt is not None and arg < len(st.in_slots) and donatable(st.in_slots[arg]):
             kernel = st.op._opdef.donating_kernel(st.op, st.rt)

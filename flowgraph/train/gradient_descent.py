@@ -16,6 +16,7 @@ class ApplyGradientDescent(ApplyOp):
 
     n_refs = 1
     grad_index = 2
+    donatable = 1  # delta, among the non-ref inputs (alpha, delta)
 
     def update_fn(self, op, xp):
         def update(var, alpha, delta):

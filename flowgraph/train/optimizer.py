@@ -88,14 +88,24 @@ class ApplyOp(OpDef):
         return [(var.dtype, var._dims)]
 
     def kernel(self, op, rt):
+        return self._apply_kernel(op, rt, self.update_fn(op, rt.xp))
+
+    def donating_kernel(self, op, rt):
+        donated = self.donated_update_fn(op, rt.xp)
+        if donated is None:
+            return None
+        kernel = self._apply_kernel(op, rt, donated)
+        kernel.__name__ = "apply_in_gradient_buffer"
+        return kernel
+
+    def _apply_kernel(self, op: Operation, rt: Any, update: Callable) -> Callable:
         store = rt.variables
         ref_ops = tuple(t.op for t in op.inputs[: self.n_refs])
-        update = self.update_fn(op, rt.xp)
         asarray = rt.xp.asarray
         var_op = ref_ops[0]
         grad_arg = self.grad_index % len(op.inputs) - self.n_refs
 
-        def apply(*args: Any, _update: Callable = update) -> Any:
+        def apply(*args: Any) -> Any:
             current = [read_store(store, r, op) for r in ref_ops]
             grad = args[grad_arg]
             if grad.shape != current[0].shape:
@@ -112,16 +122,12 @@ class ApplyOp(OpDef):
                 args[grad_arg] = asarray(grad).reshape(1)
                 new = [v.reshape(()) for v in update(*current, *args)]
             else:
-                new = _update(*current, *args)
+                new = update(*current, *args)
             for r, value in zip(ref_ops[1:], new[1:]):
                 store[r] = value
             store[var_op] = new[0]
             return new[0]
 
-        donated = self.donated_update_fn(op, rt.xp)
-        if donated is not None:
-            apply.donated_arg = grad_arg  # type: ignore[attr-defined]
-            apply.donating = lambda *args: apply(*args, _update=donated)  # type: ignore[attr-defined]
         return apply
 
     def update_fn(self, op: Operation, xp: Any) -> Callable:
@@ -131,8 +137,9 @@ class ApplyOp(OpDef):
     def donated_update_fn(self, op: Operation, xp: Any) -> Callable | None:
         """Like ``update_fn``, but free to build the new values in the gradient's buffer.
 
-        The plan uses it when the gradient is a fresh array only this op reads (a donated buffer):
-        the update then allocates nothing, as a hand-written in-place ``w -= lr * g`` would not.
+        The plan uses it (``donating_kernel``) when the gradient, input ``donatable`` among the
+        non-ref inputs, is a fresh array only this op reads: the update then allocates nothing, as
+        a hand-written in-place ``w -= lr * g`` would not.
         """
         return None
 
