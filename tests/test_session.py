@@ -511,20 +511,11 @@ def test_explicit_intra_op_threads_are_obeyed(monkeypatch):
         seen.clear()
 
 
-def test_a_plan_tuned_to_one_blas_thread_runs_with_blas_capped(monkeypatch):
+def test_a_plan_tuned_to_one_blas_thread_runs_with_blas_capped(monkeypatch, fake_blas):
     from flowgraph.runtime import intra_op
 
     monkeypatch.setattr(intra_op.os, "cpu_count", lambda: 2)
-    calls = []
-
-    class FakeBlas:
-        num_threads = 2
-
-        def set_num_threads(self, n):
-            calls.append(n)
-            self.num_threads = n
-
-    monkeypatch.setattr(intra_op.BLAS, "_controllers", [FakeBlas()])
+    calls = fake_blas.calls
     g, x, y = _conv_graph()
     value = np.ones((16, 8, 8, 1), np.float32)
     with tf.Session(graph=g) as sess:

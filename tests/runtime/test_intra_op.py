@@ -58,20 +58,10 @@ def test_slabs_cover_the_range_in_near_equal_contiguous_pieces():
     assert slabs(7, 1) == [slice(0, 7)]
 
 
-def test_blas_threads_are_shared_while_pieces_run_and_restored_after(monkeypatch):
-    calls = []
-
-    class FakeBlas:
-        num_threads = 4
-
-        def set_num_threads(self, n):
-            calls.append(n)
-            self.num_threads = n
-
-    fake = FakeBlas()
-    monkeypatch.setattr(intra_op.BLAS, "_controllers", [fake])
-    during = IntraOp(2).map(lambda i: fake.num_threads, [0, 1])
-    assert during == [2, 2] and fake.num_threads == 4 and calls == [2, 4]
+def test_blas_threads_are_shared_while_pieces_run_and_restored_after(fake_blas):
+    fake_blas.num_threads = 4
+    during = IntraOp(2).map(lambda i: fake_blas.num_threads, [0, 1])
+    assert during == [2, 2] and fake_blas.num_threads == 4 and fake_blas.calls == [2, 4]
 
 
 @pytest.mark.parametrize("layout", ["C order", "batch-minor"])
