@@ -202,15 +202,21 @@ class MPIAllreduce(OpDef):
         return [next(it) if g is not None else None for g in grads]
 
 
+def _nccl_inputs(xp: Any, op: Operation, ch: Channel, xs: tuple, every_call: bool, kind: str) -> list:
+    """A NCCL kernel's inputs on the device (a host input fed straight in is copied), agreement checked."""
+    xs = [xp.asarray(x) for x in xs]
+    if ch.needs_check(every_call):
+        ch.check_agreement(kind, _meta(op, xs), every_call, "nccl")
+    return xs
+
+
 def _allreduce_nccl(op: Operation, rt: Any, ch: Channel, every_call: bool) -> Any:
     """The allreduce kernel for GPU tensors: one NCCL allReduce on the channel's stream."""
     xp = rt.xp
     average = op.attrs["average"]
 
     def allreduce(*xs):
-        xs = [xp.asarray(x) for x in xs]  # a host input fed straight in
-        if ch.needs_check(every_call):
-            ch.check_agreement("allreduce", _meta(op, xs), every_call, "nccl")
+        xs = _nccl_inputs(xp, op, ch, xs, every_call, "allreduce")
         flat = xp.ravel(xs[0]) if len(xs) == 1 else xp.concatenate([xp.ravel(x) for x in xs])
         flat = xp.ascontiguousarray(flat)
         out = xp.empty_like(flat)
@@ -420,9 +426,7 @@ def _broadcast_nccl(op: Operation, rt: Any, ch: Channel, every_call: bool) -> An
     root = op.attrs["root_rank"]
 
     def broadcast(*xs):
-        xs = [xp.asarray(x) for x in xs]  # a host input fed straight in
-        if ch.needs_check(every_call):
-            ch.check_agreement("broadcast", _meta(op, xs), every_call, "nccl")
+        xs = _nccl_inputs(xp, op, ch, xs, every_call, "broadcast")
         buf = xp.concatenate([xp.ravel(x) for x in xs]) if len(xs) > 1 else xp.ravel(xs[0]).copy()
         if ch.size > 1:
             link = ch.nccl_link(xp)
