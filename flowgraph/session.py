@@ -23,7 +23,7 @@ from flowgraph.backend import Backend, CupyBackend, NumpyBackend, default_backen
 from flowgraph.config import CPU, GPU, device_name, gpu_count, gpu_unavailable_reason, parse_device
 from flowgraph.graph import Graph, Operation, Tensor, as_bytes_array, get_default_graph
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
-from flowgraph.runtime.intra_op import IntraOp
+from flowgraph.runtime.intra_op import ONE_BLAS_THREAD, IntraOp
 from flowgraph.runtime.intra_op import blas_shared_by as _blas_shared_by
 from flowgraph.runtime.plan import Plan, build_plan, c_order, retune
 from flowgraph.shapes import TensorShape
@@ -361,10 +361,6 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
     return session
 
 
-#: A share that caps every BLAS library at one thread (``blas_shared_by`` divides their counts by it).
-_ONE_BLAS_THREAD = 1 << 16
-
-
 class _CompiledPlan:
     """A plan with its generated serial function and feed converters, shared by equal signatures."""
 
@@ -612,7 +608,7 @@ class BaseSession:
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), trace)
             else:
-                with _blas_shared_by(_ONE_BLAS_THREAD if plan.blas_one else 1):
+                with _blas_shared_by(ONE_BLAS_THREAD if plan.blas_one else 1):
                     if plan.calibrate:
                         results = self._calibrating_run(plan, tuple(args), trace)
                     elif trace is not None:
@@ -663,7 +659,7 @@ class BaseSession:
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), None)
             else:  # the pieces are the parallelism in "pieces": BLAS gets one thread there too
-                with _blas_shared_by(1 if mode == "serial" else _ONE_BLAS_THREAD):
+                with _blas_shared_by(1 if mode == "serial" else ONE_BLAS_THREAD):
                     results = entry.fn(*args)
         finally:
             if intra is not None:

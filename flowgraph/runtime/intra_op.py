@@ -65,6 +65,9 @@ class BlasThreads:
 
 BLAS = BlasThreads()
 
+#: A share that caps every BLAS library at one thread (``blas_shared_by`` divides their counts by it).
+ONE_BLAS_THREAD = 1 << 16
+
 
 class blas_shared_by:  # noqa: N801 - used as a context manager
     __slots__ = ("share",)
