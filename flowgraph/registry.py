@@ -43,6 +43,10 @@ class OpDef:
     #: Index of an input that ``donating_kernel``'s kernel may overwrite with the result: the plan
     #: uses it when that input is a ``fresh_output`` only this op reads (no allocation, one pass less).
     donatable: int | None = None
+    #: The op's rule in a batch-split run (``runtime/batch_split.py``): "elementwise" (NumPy
+    #: broadcasting of per-example inputs), "rows" (input 0 per-example, the others parameters),
+    #: or None; ops with other rules override ``batch_split``.
+    batch_rule: str | None = None
 
     def infer(self, op: Operation) -> list[tuple[Any, tuple | None]]:
         """Returns ``[(dtype, dims), ...]`` for each output; raises ValueError/TypeError if invalid."""
@@ -55,6 +59,17 @@ class OpDef:
     def donating_kernel(self, op: Operation, rt: Any) -> Callable | None:
         """A kernel like ``kernel``'s that may build its result in input ``donatable`` (None: no such)."""
         return None
+
+    def batch_split(self, op: Operation, kinds: tuple[str, ...]) -> Any:
+        """The kinds of the outputs given the inputs' kinds in a batch-split run (a ``Split``), or
+        None when the op needs its inputs whole (``runtime/batch_split.py`` defines the kinds)."""
+        if self.batch_rule is None:
+            return None
+        from flowgraph.runtime import batch_split
+
+        if self.batch_rule == "elementwise":
+            return batch_split.elementwise(op, kinds)
+        return batch_split.rowwise(op, kinds)
 
     def ref_reader(self, op: Operation, rt: Any, consumer: Operation) -> Callable:
         """For ``ref_output`` ops: a zero-argument function reading the current state for ``consumer``."""

@@ -22,6 +22,7 @@ from flowgraph import dtypes, errors
 from flowgraph.backend import Backend, CupyBackend, NumpyBackend, default_backend, to_host, tune_allocator
 from flowgraph.config import CPU, GPU, device_name, gpu_count, gpu_unavailable_reason, parse_device
 from flowgraph.graph import Graph, Operation, Tensor, as_bytes_array, get_default_graph
+from flowgraph.runtime import batch_split, split_process
 from flowgraph.runtime.executor import StepFailure, WorkerPool, compile_serial, run_loop, run_parallel
 from flowgraph.runtime.intra_op import ONE_BLAS_THREAD, IntraOp
 from flowgraph.runtime.intra_op import blas_shared_by as _blas_shared_by
@@ -361,6 +362,13 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
     return session
 
 
+def _stop_split(plan: Plan) -> None:
+    """Ends a plan's batch-split worker process, if it has one."""
+    runner, plan.split_runner = plan.split_runner, None
+    if runner is not None:
+        runner.close()
+
+
 class _CompiledPlan:
     """A plan with its generated serial function and feed converters, shared by equal signatures."""
 
@@ -490,6 +498,8 @@ class BaseSession:
                 self._pool.shutdown()
                 self._pool = None
             self._rt.variables.clear()
+            for compiled in self._plans.values():
+                _stop_split(compiled.plan)
             self._plans.clear()
             self._signatures.clear()
 
@@ -552,8 +562,8 @@ class BaseSession:
         plan = entry.plan
         if self._intra is not None:
             self._intra.enabled = plan.intra_pieces is not False
-        if (plan.parallel or plan.calibrate or plan.intra_pieces is None or plan.blas_one or options is not None
-                or run_metadata is not None):
+        if (plan.parallel or plan.calibrate or plan.intra_pieces is None or plan.blas_one
+                or plan.batch_split is not False or options is not None or run_metadata is not None):
             results = self._run_general(entry, args, options, run_metadata)
         else:
             try:
@@ -600,10 +610,13 @@ class BaseSession:
         plan = entry.plan
         if plan.intra_pieces is None and plan.parallel and not self._autotune:
             plan.intra_pieces = False  # explicit inter-op threads get the cores
-        tune = plan.intra_pieces is None or (plan.parallel and self._autotune and not getattr(plan, "tuned", False))
+        tune = (plan.intra_pieces is None or plan.batch_split is None
+                or (plan.parallel and self._autotune and not getattr(plan, "tuned", False)))
         try:
             if tune and trace is None and not plan.calibrate:
                 results = self._tuning_run(entry, args)
+            elif plan.batch_split and trace is None:
+                results = self._split_run(entry, args)
             elif plan.parallel:
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), trace)
@@ -627,6 +640,9 @@ class BaseSession:
 
     #: Runs a plan is timed each way before the fastest way is kept.
     TUNING_RUNS = 8
+    #: Consecutive runs each way before the next (a worker process or thread pool that just slept
+    #: through the other ways' runs wakes on the first).
+    TUNING_BLOCK = 2
 
     def _tuning_run(self, entry: _Signature, args: list | tuple) -> tuple:
         """Cycles a plan's first runs through the ways it can run and keeps the fastest.
@@ -637,19 +653,35 @@ class BaseSession:
         the BLAS threads and how busy the cores are; many training graphs of small ops run faster
         serially (no hand-offs), and a second core that other work holds makes pieces wait, so the
         session measures instead of guessing. Explicit thread counts are obeyed as given.
+
+        The ways that cap BLAS at one thread are timed first, together, then the others: an
+        OpenBLAS that ran multi-threaded keeps its idle threads spinning for about 0.1 s, and they
+        would take the core a worker process or piece needs. Each way runs ``TUNING_BLOCK``
+        consecutive times per turn; the first turns of each group are not counted.
         """
         plan = entry.plan
-        modes = plan.__dict__.get("tuning_modes")
-        if modes is None:
-            modes = (("parallel",) if plan.parallel else ()) + ("serial",)
+        schedule = plan.__dict__.get("tuning_schedule")
+        if schedule is None:
+            one_blas: tuple = ()
             if self._intra is not None:  # default intra-op threads on several cores
-                modes += ("serial, one BLAS thread",) + (("pieces",) if plan.intra_pieces is None else ())
-            plan.tuning_modes = modes
+                one_blas += ("serial, one BLAS thread",) + (("pieces",) if plan.intra_pieces is None else ())
+            if plan.batch_split is None:
+                one_blas += ("two processes",)
+            others = (("parallel",) if plan.parallel else ()) + ("serial",)
+            schedule = []
+            for group in (one_blas, others):
+                # A forked worker settles in a few runs (both processes copy the pages they write).
+                warm = 3 if "two processes" in group else 1
+                for turn in range(warm + self.TUNING_RUNS // self.TUNING_BLOCK):
+                    for m in group:
+                        schedule += [(m, turn >= warm)] * self.TUNING_BLOCK
+            plan.tuning_schedule = schedule
+            plan.tuning_modes = modes = one_blas + others
             plan.tuning_times = {m: [] for m in modes}
         times = plan.tuning_times
         n = plan.__dict__.get("tuning_runs", 0)
         plan.tuning_runs = n + 1
-        mode = modes[n % len(modes)]
+        mode, counted = schedule[min(n, len(schedule) - 1)]
         intra = self._intra
         if intra is not None:
             intra.enabled = mode == "pieces"
@@ -658,6 +690,8 @@ class BaseSession:
             if mode == "parallel":
                 with _blas_shared_by(self._inter_op if not self._config.intra_op_parallelism_threads else 1):
                     results = run_parallel(plan, tuple(args), self._get_pool(), None)
+            elif mode == "two processes":
+                results = self._split_run(entry, args)
             else:  # the pieces are the parallelism in "pieces": BLAS gets one thread there too
                 with _blas_shared_by(1 if mode == "serial" else ONE_BLAS_THREAD):
                     results = entry.fn(*args)
@@ -665,15 +699,15 @@ class BaseSession:
             if intra is not None:
                 intra.enabled = plan.intra_pieces is not False
         dt = time.perf_counter() - t0
-        if n >= len(modes):  # the first round warms caches and is not counted
+        if counted:  # the first turn warms caches (and forks workers) and is not counted
             times[mode].append(dt)
-        if min(len(v) for v in times.values()) >= self.TUNING_RUNS:
+        if n + 1 >= len(schedule):
             mid = self.TUNING_RUNS // 2
             median = {m: sorted(v)[mid] for m, v in times.items()}
             best = "serial"
             # Threads must win clearly: one run can vary 2x on a busy machine, and a wrong
             # "parallel" costs graphs of small ops up to half their speed.
-            for m, margin in (("serial, one BLAS thread", 0.95), ("pieces", 0.9)):
+            for m, margin in (("serial, one BLAS thread", 0.95), ("pieces", 0.9), ("two processes", 0.9)):
                 if m in median and median[m] < margin * median[best]:
                     best = m
             if "parallel" in median and median["parallel"] <= 0.8 * median[best]:
@@ -681,8 +715,46 @@ class BaseSession:
             plan.parallel = best == "parallel"
             plan.intra_pieces = best == "pieces"
             plan.blas_one = best in ("serial, one BLAS thread", "pieces")
+            plan.batch_split = best == "two processes" if plan.batch_split is None else plan.batch_split
+            if not plan.batch_split:
+                _stop_split(plan)
             plan.tuned = True
         return results
+
+    def _split_run(self, entry: _Signature, args: list | tuple) -> tuple:
+        """A run with the batch split between this process and the plan's worker (``split_process``).
+
+        The plan's first such run is an ordinary one that sizes the shared regions, then forks the
+        worker. Runs whose feeds do not split (batches that disagree, are too small, or outgrow
+        the regions) run whole; a worker that fails ends splitting for the plan.
+        """
+        plan = entry.plan
+        runner = plan.split_runner
+        with _blas_shared_by(ONE_BLAS_THREAD):
+            if runner is None:
+                batch = split_process.batch_of(plan.split_program, tuple(args))
+                if batch is None:
+                    return entry.fn(*args)
+                results, sizes = split_process.measure_run(plan, tuple(args))
+                with self._lock:
+                    if plan.split_runner is None and not self._closed:
+                        feed_sizes = [int(np.asarray(v).nbytes) for v in args]
+                        plan.split_runner = split_process.SplitRunner(
+                            plan, plan.split_program, sizes, feed_sizes, batch, self._rt.intra_op
+                        )
+                return results
+            if not runner.fits(tuple(args)):
+                return entry.fn(*args)
+            try:
+                return runner.run(tuple(args))
+            except split_process.WorkerFailed as e:
+                if runner.failed is not None:  # the worker is gone: this signature runs in one process
+                    plan.batch_split = False
+                    _stop_split(plan)
+                if not e.rerun:
+                    raise errors.InternalError(None, None, f"{e} (after this run changed state)") from None
+            # Nothing was changed yet: the run again in one process (its own error, if it has one).
+            return entry.fn(*args)
 
     def _resolve_feeds(self, feed_dict: dict) -> tuple:
         graph = self._graph
@@ -708,6 +780,11 @@ class BaseSession:
             plan = build_plan(self._graph, targets, feed_tensors, self._rt, self._inter_op)
             if self._intra is not None and any(st.op._opdef.splits for st in plan.steps):
                 plan.intra_pieces = None  # measured on the first runs
+            if (self._intra is not None and self._rt.xp is np and not plan.host_copy and split_process.available()
+                    and all(st.rt is None or st.rt.xp is np for st in plan.steps)):
+                plan.split_program = batch_split.analyse(plan, feed_tensors)
+                if plan.split_program is not None:
+                    plan.batch_split = None  # measured on the first runs
             fn, line_step = compile_serial(plan)
             compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))
             self._plans[key] = compiled

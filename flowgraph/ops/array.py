@@ -20,6 +20,7 @@ from flowgraph import dtypes as _dtypes
 from flowgraph.graph import Tensor, constant_value, convert_to_tensor, get_default_graph
 from flowgraph.ops.op_helpers import describe, make_op
 from flowgraph.registry import NotDifferentiable, OpDef, register_op
+from flowgraph.runtime import batch_split as _split
 from flowgraph.shapes import Dimension, TensorShape, broadcast_dims, dimension_value
 
 # This module defines tf.range and tf.slice; its own code uses the builtins under these names.
@@ -221,6 +222,13 @@ def _merge_dim(a: int | None, b: int | None) -> int | None:
 class Shape(OpDef):
     """The runtime shape as an int32 (or int64) vector; known statically when the shape is."""
 
+    def batch_split(self, op, kinds):
+        if kinds == (_split.S,):
+            return _split.Split((_split.L,))  # this process's rows at index 0
+        if kinds == (_split.P,):
+            return _split.Split((_split.R,))  # a partial has the whole value's shape
+        return None
+
     def infer(self, op):
         (x,) = op.inputs
         return [(op.attrs["out_type"], (None if x._dims is None else len(x._dims),))]
@@ -305,6 +313,23 @@ def rank(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
 class Reshape(_Folding):
     """Same elements, new shape; one ``-1`` is inferred from the element count."""
 
+    def batch_split(self, op, kinds):
+        x, s = op.inputs
+        if kinds == (_split.S, _split.L):  # to another split value's local shape: rows stay rows
+            return _split.Split((_split.S,))
+        if kinds != (_split.S, _split.R):
+            return None
+        target = constant_value(s)
+        if target is None or x._dims is None or None in x._dims[1:]:
+            return None
+        target = [int(d) for d in np.asarray(target).reshape(-1)]
+        # Rows stay rows when axis 0 is inferred and each row keeps its element count.
+        if len(target) < 1 or target[0] != -1 or any(d < 0 for d in target[1:]):
+            return None
+        if math.prod(target[1:]) != math.prod(x._dims[1:]):
+            return None
+        return _split.Split((_split.S,))
+
     def infer(self, op):
         x, s = op.inputs
         _check_int_tensor(s, "shape", "Reshape")
@@ -364,6 +389,16 @@ def reshape(tensor: Any, shape: Any, name: str | None = None) -> Tensor:  # noqa
 class BroadcastTo(OpDef):
     """Broadcasts ``x`` to ``shape`` (a read-only view: kernels never write into inputs)."""
 
+    def batch_split(self, op, kinds):
+        x, s = op.inputs
+        n = s._dims[0] if s._dims else None
+        if kinds == (_split.S, _split.L) and _split.rank(x) == n:
+            return _split.Split((_split.S,))
+        if kinds == (_split.R, _split.L) and x._dims is not None and n is not None:
+            if len(x._dims) < n or (len(x._dims) == n and x._dims[0] == 1):  # nothing along the batch
+                return _split.Split((_split.S,))
+        return None
+
     def infer(self, op):
         x, s = op.inputs
         target = _dims_from_shape_tensor(s)
@@ -393,6 +428,16 @@ def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Tensor:  # 
 @register_op
 class SumToShape(OpDef):
     """Sums a broadcast result back to ``shape``: the one place broadcasting is undone in backprop."""
+
+    def batch_split(self, op, kinds):
+        if kinds == (_split.S, _split.L):
+            return _split.Split((_split.S,))
+        out, rank = op.outputs[0]._dims, _split.rank(op.inputs[0])
+        if kinds != (_split.S, _split.R) or out is None or rank is None:
+            return None
+        if len(out) < rank or (len(out) == rank and out[0] == 1):  # the batch axis is summed
+            return _split.Split((_split.P,))
+        return None
 
     def infer(self, op):
         g, s = op.inputs
@@ -441,6 +486,14 @@ def unbroadcast(grad: Tensor, x: Tensor) -> Tensor:
 class ReducedShape(OpDef):
     """The input shape with reduced axes set to 1 (to reshape a reduction's gradient)."""
 
+    def batch_split(self, op, kinds):
+        axis = op.attrs["axis"]
+        if kinds != (_split.L,) or (axis is not None and any(a < 0 for a in axis)):
+            return None
+        if axis is None or 0 in axis:  # the local row count is replaced by 1: the same everywhere
+            return _split.Split((_split.R,))
+        return _split.Split((_split.L,))
+
     def infer(self, op):
         (s,) = op.inputs
         return [(_dtypes.int32, s._dims)]
@@ -478,6 +531,13 @@ def broadcast_reduced(g: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) 
 class ReductionCount(OpDef):
     """How many input elements fed each output element of a reduction (size(x) / size(y))."""
 
+    def batch_split(self, op, kinds):
+        if kinds == (_split.S, _split.S):  # the batch is not reduced: the same count everywhere
+            return _split.Split((_split.R,))
+        if kinds in ((_split.S, _split.P), (_split.S, _split.R)):
+            return _split.Split((_split.R,), _split.whole_count)
+        return None
+
     def infer(self, op):
         return [(op.attrs["dtype"], ())]
 
@@ -506,6 +566,9 @@ def reduction_count(x: Tensor, y: Tensor) -> Tensor:
 @register_op
 class StopGradient(OpDef):
     """Identity in the forward pass; blocks backprop."""
+
+    def batch_split(self, op, kinds):
+        return _split.Split(kinds)
 
     def infer(self, op):
         (x,) = op.inputs

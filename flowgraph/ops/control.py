@@ -33,6 +33,11 @@ class Identity(OpDef):
         (x,) = op.inputs
         return [(x.dtype, x._dims)]
 
+    def batch_split(self, op, kinds):
+        from flowgraph.runtime.batch_split import Split
+
+        return Split(kinds)
+
     def kernel(self, op, rt):
         return _identity
 

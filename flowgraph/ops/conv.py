@@ -31,7 +31,7 @@ from flowgraph.ops import batch_minor
 from flowgraph.ops.array import _dims_from_shape_tensor, expand_dims, shape, squeeze
 from flowgraph.ops.op_helpers import describe
 from flowgraph.registry import OpDef, register_op
-from flowgraph.runtime import intra_op
+from flowgraph.runtime import batch_split, intra_op
 
 _FORMATS = ("NHWC", "NCHW")
 _PADDINGS = ("SAME", "VALID")
@@ -795,6 +795,7 @@ class _Forward(_ConvOp):
     """Inputs (input, filter): the convolution itself."""
 
     fresh_output = True
+    batch_rule = "rows"
 
     def infer(self, op):
         x, w = op.inputs
@@ -819,6 +820,11 @@ class _Forward(_ConvOp):
 
 class _BackpropInput(_ConvOp):
     """Inputs (input_sizes, filter, out_backprop): the gradient w.r.t. an input of shape input_sizes."""
+
+    def batch_split(self, op, kinds):
+        if kinds == (batch_split.L, batch_split.R, batch_split.S):  # this process's rows' gradient
+            return batch_split.Split((batch_split.S,))
+        return None
 
     def infer(self, op):
         sizes, w, g = op.inputs
@@ -863,6 +869,9 @@ class _BackpropInput(_ConvOp):
 
 class _BackpropFilter(_ConvOp):
     """Inputs (input, filter_sizes, out_backprop): the gradient w.r.t. a filter of shape filter_sizes."""
+
+    def batch_split(self, op, kinds):
+        return batch_split.rowwise(op, kinds, (0, 2), out=batch_split.P)
 
     def infer(self, op):
         x, sizes, g = op.inputs
@@ -1035,6 +1044,8 @@ def _by_channels(xp: Any, intra: Any, compute: Callable, bufs: tuple, gh: _Axis,
 class _ForwardPool(_PoolOp):
     """MaxPool/AvgPool: ``_compute(xp, x_nhwc, gh, gw)`` applied in NHWC."""
 
+    batch_rule = "rows"
+
     _compute: Callable[..., Any]
 
     def kernel(self, op, rt):
@@ -1058,6 +1069,9 @@ class _MaxPoolBackward(_PoolOp):
     ``_pooled_output``: the output has the pooled shape (else orig_input's); ``_gradient_type``:
     the op that takes this op's gradient with respect to ``grad``.
     """
+
+    def batch_split(self, op, kinds):
+        return batch_split.rowwise(op, kinds, (0, 1, 2))
 
     _compute: Callable[..., Any]
     _pooled_output: bool
@@ -1144,6 +1158,11 @@ class AvgPool(_ForwardPool):
 @register_op
 class AvgPoolGrad(_PoolOp):
     """Inputs (orig_input_shape, grad): grad / count spread over each window."""
+
+    def batch_split(self, op, kinds):
+        if kinds == (batch_split.L, batch_split.S):
+            return batch_split.Split((batch_split.S,))
+        return None
 
     def infer(self, op):
         sizes, g = op.inputs

@@ -25,6 +25,7 @@ from flowgraph.ops.op_helpers import (
     normalize_axes,
 )
 from flowgraph.registry import NotDifferentiable, OpDef, register_op
+from flowgraph.runtime import batch_split
 from flowgraph.shapes import TensorShape, broadcast_dims
 
 # dtype families, as NumPy kind letters, and how TF1's messages list them.
@@ -78,6 +79,7 @@ class BinaryOp(OpDef):
     """Element-wise ``f(x, y)`` with NumPy broadcasting; ``ufunc`` names the array-module function."""
 
     broadcasting = True
+    batch_rule = "elementwise"
     ufunc = ""
     out_bool = False
     #: allowed dtype kinds (None: any dtype).
@@ -522,6 +524,7 @@ def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
 class UnaryOp(OpDef):
     """Element-wise ``f(x)``; ``ufunc`` names the array-module function."""
 
+    batch_rule = "elementwise"
     ufunc = ""
     kinds: str | None = None
     out_bool = False
@@ -829,6 +832,8 @@ for _t in ("Floor", "Ceil", "Round", "Rint", "IsNan", "IsInf", "IsFinite", "Logi
 class GradHelperOp(OpDef):
     """``(y, dy) -> dx`` for an element-wise function with output ``y``; shapes must match."""
 
+    batch_rule = "elementwise"
+
     def infer(self, op):
         y, dy = op.inputs
         check_same_dtype(self.type, y, dy)
@@ -1040,6 +1045,11 @@ def logical_not(x: Any, name: str | None = None) -> Tensor:
 class AddN(OpDef):
     """Sum of same-shaped tensors (no broadcasting, as in TF1); sums into a fresh buffer."""
 
+    def batch_split(self, op, kinds):
+        if all(k == batch_split.P for k in kinds):  # a sum of partial sums is one
+            return batch_split.Split((batch_split.P,))
+        return batch_split.elementwise(op, kinds)
+
     def infer(self, op):
         first = op.inputs[0]
         dims = first.shape
@@ -1085,6 +1095,11 @@ def add_n(inputs: list, name: str | None = None) -> Tensor:
 
 @register_op
 class OnesLike(UnaryOp):
+    def batch_split(self, op, kinds):
+        if kinds == (batch_split.P,):  # a partial has the whole value's shape
+            return batch_split.Split((batch_split.R,))
+        return batch_split.elementwise(op, kinds)
+
     def kernel(self, op, rt):
         xp = rt.xp
         return lambda x: xp.ones_like(x)
@@ -1095,6 +1110,11 @@ class OnesLike(UnaryOp):
 
 @register_op
 class ZerosLike(UnaryOp):
+    def batch_split(self, op, kinds):
+        if kinds == (batch_split.P,):  # a partial has the whole value's shape
+            return batch_split.Split((batch_split.R,))
+        return batch_split.elementwise(op, kinds)
+
     def kernel(self, op, rt):
         xp = rt.xp
         return lambda x: xp.zeros_like(x)
@@ -1125,6 +1145,8 @@ def zeros_like(tensor: Any, dtype: Any = None, name: str | None = None, optimize
 @register_op
 class Cast(OpDef):
     """Converts the element type (float -> int truncates toward zero, as in TF1)."""
+
+    batch_rule = "elementwise"
 
     def infer(self, op):
         (x,) = op.inputs
@@ -1319,6 +1341,14 @@ class MatMul(OpDef):
 
     heavy = True
     fresh_output = True
+
+    def batch_split(self, op, kinds):
+        ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
+        if kinds == (batch_split.S, batch_split.R) and not ta:  # rows of a times b
+            return batch_split.Split((batch_split.S,))
+        if kinds == (batch_split.S, batch_split.S) and ta and not tb:  # a^T b sums over the rows
+            return batch_split.Split((batch_split.P,))
+        return None
 
     def infer(self, op):
         a, b = op.inputs
@@ -1620,6 +1650,18 @@ def _runtime_reduced_shape(shape: tuple, axis: tuple | None, keep: bool) -> tupl
 
 @register_op
 class Sum(ReductionOp):
+    def batch_split(self, op, kinds):
+        if kinds == (batch_split.P,):  # sums are linear
+            return batch_split.Split((batch_split.P,))
+        if kinds != (batch_split.S,):
+            return None
+        batch = batch_split.reduces_batch(op.attrs["axis"], batch_split.rank(op.inputs[0]))
+        if batch is None:
+            return None
+        if batch:
+            return batch_split.Split((batch_split.P,))
+        return batch_split.Split((batch_split.S,))
+
     def kernel(self, op, rt):
         xp = rt.xp
         axis, keep = op.attrs["axis"], op.attrs["keepdims"]
@@ -1636,6 +1678,20 @@ class Sum(ReductionOp):
 
 @register_op
 class Mean(ReductionOp):
+    def batch_split(self, op, kinds):
+        if not op.outputs[0].dtype.is_floating:
+            return None  # integer means round: shares of them do not add up
+        if kinds == (batch_split.P,):
+            return batch_split.Split((batch_split.P,))
+        if kinds != (batch_split.S,):
+            return None
+        batch = batch_split.reduces_batch(op.attrs["axis"], batch_split.rank(op.inputs[0]))
+        if batch is None:
+            return None
+        if batch:
+            return batch_split.Split((batch_split.P,), batch_split.batch_share)
+        return batch_split.Split((batch_split.S,))
+
     def kernel(self, op, rt):
         xp = rt.xp
         axis, keep = op.attrs["axis"], op.attrs["keepdims"]

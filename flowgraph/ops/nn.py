@@ -34,7 +34,7 @@ from flowgraph.ops.math import (
 from flowgraph.ops.op_helpers import check_same_dtype, describe, make_op
 from flowgraph.ops.random import random_uniform
 from flowgraph.registry import NotDifferentiable, OpDef, register_op
-from flowgraph.runtime import intra_op
+from flowgraph.runtime import batch_split, intra_op
 from flowgraph.shapes import TensorShape
 
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -65,6 +65,8 @@ def _require_real(op_type: str, x: Tensor) -> None:
 class _Activation(OpDef):
     """``y = f(x)`` element-wise; ``floats_only`` for the smooth ones."""
 
+    batch_rule = "elementwise"
+
     floats_only = True
 
     def infer(self, op):
@@ -75,6 +77,8 @@ class _Activation(OpDef):
 
 class _ActivationGrad(OpDef):
     """``(gradients, features-or-outputs) -> backprops``, element-wise."""
+
+    batch_rule = "elementwise"
 
     def infer(self, op):
         g, x = op.inputs[0], op.inputs[1]
@@ -378,7 +382,18 @@ def softsign(features: Any, name: str | None = None) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 # Softmax and log-softmax (log-sum-exp; one axis, the last by default)
 # ---------------------------------------------------------------------------------------------
+def _per_row(op: Any, kinds: tuple, data: tuple = (0,)) -> Any:
+    """Ops normalising along ``attrs["axis"]``: per example unless that axis is the batch."""
+    axis, rank = op.attrs.get("axis", -1), batch_split.rank(op.inputs[0])
+    if rank is None or axis % rank == 0:
+        return None
+    return batch_split.rowwise(op, kinds, data)
+
+
 class _SoftmaxBase(OpDef):
+    def batch_split(self, op, kinds):
+        return _per_row(op, kinds)
+
     def infer(self, op):
         (x,) = op.inputs
         _require_float(self.type, x)
@@ -485,6 +500,9 @@ def _softmax_second_order(grad_grad: Tensor | None, logits: Tensor, axis: int) -
 class SoftmaxCrossEntropyWithLogits(OpDef):
     """Outputs ``loss = -sum(labels * log_softmax(features))`` and ``backprop = softmax - labels``."""
 
+    def batch_split(self, op, kinds):
+        return _per_row(op, kinds, (0, 1))
+
     def infer(self, op):
         x, z = op.inputs
         _require_float(self.type, x)
@@ -527,6 +545,9 @@ class SoftmaxCrossEntropyWithLogits(OpDef):
 @register_op
 class SparseSoftmaxCrossEntropyWithLogits(OpDef):
     """Like the dense op with one-hot labels given as class ids (out-of-range ids fail the run)."""
+
+    def batch_split(self, op, kinds):
+        return batch_split.rowwise(op, kinds, (0, 1))
 
     def infer(self, op):
         x, lab = op.inputs
@@ -704,6 +725,8 @@ def _channel_axis(data_format: str, rank: int | None) -> int:
 class BiasAdd(OpDef):
     """``value + bias`` along the channel axis (last for NHWC, 1 for NCHW)."""
 
+    batch_rule = "rows"
+
     splits = True
     fresh_output = True
     donatable = 0
@@ -766,6 +789,9 @@ class BiasAdd(OpDef):
 @register_op
 class BiasAddGrad(OpDef):
     """Sums ``out_backprop`` over every axis but the channel one, as one GEMM with a ones vector."""
+
+    def batch_split(self, op, kinds):
+        return batch_split.rowwise(op, kinds, out=batch_split.P)
 
     fresh_output = True
 

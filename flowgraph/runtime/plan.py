@@ -73,6 +73,13 @@ class Plan:
     #: Run with BLAS capped at one thread (kept by the tuning when that was faster: an idle
     #: multi-threaded OpenBLAS spins on the other cores and slows every kernel around its calls).
     blas_one: bool = False
+    #: How the plan's runs split the batch across a forked worker process
+    #: (``runtime/batch_split.py``); None where nothing per-example and heavy would move.
+    split_program: Any = None
+    #: Whether runs split the batch: None until measured (plans with a ``split_program``).
+    batch_split: bool | None = False
+    #: The ``SplitRunner`` (worker process and shared regions), made on the first split run.
+    split_runner: Any = None
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:

@@ -1,0 +1,494 @@
+"""Batch-split runs: a forked worker process computes the second part of the batch beside the caller.
+
+Threads cannot share a CNN step on these machines: its hundred-odd NumPy calls of 10-100 us each
+serialise on the GIL, and every GIL hand-off waits for a sleeping thread to wake (measured 1.04-1.2x
+on two threads, ``runtime/intra_op.py``). Two processes have no GIL between them. The worker is
+forked from the session's process once per plan, so it holds the same bound kernels; it runs the
+plan's per-example steps (``batch_split.analyse``) on its rows of the batch while the main process
+runs them on its own rows plus every other step, and the two meet only where values cross:
+
+- replicated values worker steps read (weights, the learning rate) go main -> worker;
+- partial sums (weight gradients, the loss) and split values the main process needs whole go
+  worker -> main, and are added to or stacked under the main process's own.
+
+Values cross through one anonymous shared mapping made before the fork, each in a region sized on
+the plan's first run; a flag per region carries the run's sequence number. Both sides spin on the
+flags (a wake-up through the kernel costs 50-90 us on these VMs, a whole convolution 100-800 us),
+and the worker goes to sleep on a pipe after ``IDLE_SPIN`` seconds without a run, as OpenMP's
+worker threads do. The worker never runs stateful ops: variables and their updates stay in the
+main process, which is why a split run changes nothing a single-process run would not.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import select
+import signal
+import sys
+import time
+import weakref
+from typing import Any
+
+import numpy as np
+
+from flowgraph.runtime.batch_split import P, R, Rows, S, SplitProgram
+from flowgraph.runtime.executor import StepFailure, _store
+
+#: Seconds the worker spins for the next run before it sleeps on its pipe.
+IDLE_SPIN = 0.005
+
+# Header words (int64) of the shared mapping.
+_RUN, _ABORT, _DONE, _ERROR, _SLEEPING, _TOTAL, _MAIN_ROWS, _QUIT = range(8)
+_HEADER_WORDS = 16
+_CHANNEL_WORDS = 12  # flag, dtype char, ndim, up to 9 dims
+_MAX_NDIM = 9
+_ERROR_BYTES = 4096
+_ALIGN = 64
+
+
+class WorkerFailed(RuntimeError):
+    """The worker process failed or died during a run (the message says which op or how).
+
+    ``rerun``: no stateful op had run yet, so the whole run can be done again in one process
+    (which then raises the error a single-process run raises, with its usual message).
+    """
+
+    rerun = False
+
+
+class _Channel:
+    """One value's region in the shared mapping: header words at ``word``, data at ``offset``."""
+
+    __slots__ = ("word", "offset", "capacity", "view", "seen")
+
+    def __init__(self, word: int, offset: int, capacity: int) -> None:
+        self.word = word
+        self.offset = offset
+        self.capacity = capacity
+        self.view: Any = None  # the writer's view for the last shape and dtype written
+        self.seen: Any = None  # the reader's (header words, read-only view) of the last one read
+
+
+def _round_up(n: int) -> int:
+    return (n + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+class SplitRunner:
+    """Runs one plan split across this process and a forked worker (see the module docstring)."""
+
+    def __init__(self, plan: Any, program: SplitProgram, sizes: dict[int, int], feed_sizes: list[int],
+                 batch: int, intra: Any = None) -> None:
+        self.plan = plan
+        self.intra = intra
+        self.program = program
+        #: The largest batch the regions were sized for (the first run's).
+        self.batch = batch
+        self.worker_set = frozenset(program.worker_steps)
+        self.send = frozenset(program.send)
+        self.publish = frozenset(program.gather) | frozenset(program.merge)
+        self.feed_split = frozenset(plan.feed_slots[i] for i in program.split_feeds)
+        self.feed_sent = frozenset(plan.feed_slots[i] for i in program.sent_feeds)
+        self.rows = Rows()
+        self.seq = 0
+        self.pid = 0
+        self.failed: str | None = None
+        # Regions: one per crossing value, fed or computed.
+        channels: dict[Any, _Channel] = {}
+        word = _HEADER_WORDS
+        offset = 0
+        keys: list[tuple[Any, int]] = [(("feed", i), feed_sizes[i]) for i in program.split_feeds + program.sent_feeds]
+        keys += [(s, sizes.get(s, 0)) for s in sorted(self.send | self.publish)]
+        for key, nbytes in keys:
+            channels[key] = _Channel(word, offset, max(nbytes, 8))
+            word += _CHANNEL_WORDS
+            offset += _round_up(max(nbytes, 8))
+        self.channels = channels
+        header_bytes = _round_up(word * 8)
+        self.error_at = header_bytes
+        self.data_at = header_bytes + _ERROR_BYTES
+        self.mm = mmap.mmap(-1, self.data_at + max(offset, _ALIGN))
+        self.h = memoryview(self.mm)[: word * 8].cast("q")
+        self.wake_r, self.wake_w = os.pipe()
+        self._programs()
+        self._start()
+        self._finalizer = weakref.finalize(self, _stop, self.h, self.wake_w, self.pid, self.mm)
+
+    # -- the worker ------------------------------------------------------------------------------
+    def _start(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the worker: serve runs until told to quit or the parent is gone
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+                os.close(self.wake_w)
+                _worker_setup(self.intra)
+                self._serve(parent)
+            except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(self.wake_r)
+        self.pid = pid
+
+    def _serve(self, parent: int) -> None:
+        h = self.h
+        last = 0
+        yield_ = os.sched_yield
+        while True:
+            t0 = time.perf_counter()
+            while h[_RUN] == last and not h[_QUIT]:
+                yield_()  # a thread of the main process (OpenBLAS's) may want this core
+                if time.perf_counter() - t0 > IDLE_SPIN:
+                    self._sleep(parent, last)
+                    t0 = time.perf_counter()
+            if h[_QUIT]:
+                return
+            last = h[_RUN]
+            try:
+                self._worker_run(last)
+            except _Aborted:
+                pass
+            except BaseException as e:  # noqa: BLE001 - reported to the main process
+                self._report(last, e)
+            h[_DONE] = last
+
+    def _sleep(self, parent: int, last: int) -> None:
+        h = self.h
+        h[_SLEEPING] = 1
+        timeout = 0.02
+        while h[_RUN] == last and not h[_QUIT]:
+            ready, _, _ = select.select([self.wake_r], [], [], timeout)
+            if ready and not os.read(self.wake_r, 64):
+                h[_QUIT] = 1  # the main process closed its end: it is gone
+            if os.getppid() != parent:
+                h[_QUIT] = 1
+            timeout = min(timeout * 2, 1.0)
+        h[_SLEEPING] = 0
+
+    def _report(self, seq: int, e: BaseException) -> None:
+        op = getattr(e, "_flowgraph_op", None)
+        text = f"{type(e).__name__}: {e}"
+        if op is not None:
+            text = f"op '{op}': {text}"
+        data = text.encode("utf-8", "replace")[: _ERROR_BYTES - 8]
+        self.mm[self.error_at : self.error_at + 8] = len(data).to_bytes(8, "little")
+        self.mm[self.error_at + 8 : self.error_at + 8 + len(data)] = data
+        self.h[_ERROR] = seq
+
+    def _worker_run(self, seq: int) -> None:
+        plan, prog, h = self.plan, self.program, self.h
+        total, main_rows = h[_TOTAL], h[_MAIN_ROWS]
+        rows = self.rows
+        rows.n, rows.total = total - main_rows, total
+        vals: list = [None] * (plan.n_slots + 1)  # the last one takes outputs that are fed
+        for s, v in plan.const_slots.items():
+            vals[s] = v
+        for i in prog.split_feeds + prog.sent_feeds:
+            vals[plan.feed_slots[i]] = self._take(("feed", i), seq)
+        take, put = self._take, self._put
+        for st, kernel, ins, outs, recv, fix, publish, frees in self.worker_program:
+            for s in recv:
+                vals[s] = take(s, seq)
+            args = [vals[s] for s in ins]
+            try:
+                r = kernel(*args)
+                if fix is not None:
+                    r = fix(r, rows)
+            except BaseException as e:
+                e._flowgraph_op = st.op.name  # type: ignore[attr-defined]
+                raise
+            if len(outs) == 1:
+                vals[outs[0]] = r
+            elif outs:
+                for s, v in zip(outs, r):
+                    vals[s] = v
+            for s in publish:
+                put(s, vals[s], seq)
+            for s in frees:
+                vals[s] = None
+
+    def _programs(self) -> None:
+        """Each side's steps as tuples, so a run's loop does no look-ups."""
+        plan, prog = self.plan, self.program
+        got = set(plan.const_slots) | {plan.feed_slots[i] for i in prog.split_feeds + prog.sent_feeds}
+        worker = []
+        for i in prog.worker_steps:
+            st = plan.steps[i]
+            recv = tuple(s for s in dict.fromkeys(st.in_slots) if s not in got and s in self.send)
+            got.update(recv)
+            outs = tuple(s if s >= 0 else plan.n_slots for s in st.out_slots)
+            worker.append((st, st.kernel, st.in_slots, outs, recv, prog.adjust.get(i),
+                           tuple(s for s in st.out_slots if s in self.publish), prog.worker_frees.get(i, ())))
+        self.worker_program = worker
+        main = []
+        for i, st in enumerate(plan.steps):
+            local = i in self.worker_set or i in prog.main_local
+            whole = () if local else tuple(s for s in dict.fromkeys(st.in_slots) if prog.kind.get(s, R) != R)
+            outs = tuple(s if s >= 0 else plan.n_slots for s in st.out_slots)
+            main.append((st, st.kernel, st.in_slots, outs, whole, prog.adjust.get(i),
+                         tuple(s for s in st.out_slots if s in self.send), st.frees,
+                         st.for_op is None and st.op._opdef.stateful))
+        self.main_program = main
+
+    # -- crossing values ---------------------------------------------------------------------------
+    def _put(self, key: Any, value: Any, seq: int) -> None:
+        ch = self.channels[key]
+        a = value if type(value) is np.ndarray else np.asarray(value)
+        view = ch.view
+        if view is None or view.shape != a.shape or view.dtype != a.dtype:
+            if a.dtype.hasobject or a.ndim > _MAX_NDIM:
+                raise WorkerFailed(f"cannot share a value of dtype {a.dtype} and rank {a.ndim} between processes")
+            if a.nbytes > ch.capacity:
+                raise WorkerFailed(
+                    f"a value of {a.nbytes} bytes exceeds the {ch.capacity} bytes sized on the first run"
+                )
+            view = ch.view = np.ndarray(a.shape, a.dtype, buffer=self.mm, offset=self.data_at + ch.offset)
+            h, w = self.h, ch.word
+            h[w + 1] = ord(a.dtype.char)
+            h[w + 2] = a.ndim
+            for k, d in enumerate(a.shape):
+                h[w + 3 + k] = d
+        np.copyto(view, a)
+        self.h[ch.word] = seq  # after the data: the reader trusts the data once it sees the flag
+
+    def _take(self, key: Any, seq: int) -> Any:
+        """The value in ``key``'s region for run ``seq`` (a read-only view), waiting for it."""
+        ch = self.channels[key]
+        h, w = self.h, ch.word
+        if h[w] != seq:
+            self._wait(w, seq)
+        header = tuple(h[w + 1 : w + 3 + h[w + 2]])
+        seen = ch.seen
+        if seen is not None and seen[0] == header:
+            return seen[1]
+        view = np.ndarray(header[2:], np.dtype(chr(header[0])), buffer=self.mm, offset=self.data_at + ch.offset)
+        view.flags.writeable = False
+        ch.seen = (header, view)
+        return view
+
+    def _wait(self, word: int, seq: int) -> None:
+        h = self.h
+        main = self.pid != 0
+        spins = 0
+        yield_ = os.sched_yield
+        while h[word] != seq:
+            spins += 1
+            if spins > 64:
+                # The other process may share this core (with OpenBLAS's idle threads spinning on the
+                # other one for 0.1 s after each multi-threaded call): give it the core.
+                yield_()
+            if spins & 255:
+                continue
+            if main:
+                if h[_ERROR] == seq:
+                    raise WorkerFailed(self._error_text())
+                if spins & 4095 == 0 and not self._alive():
+                    raise WorkerFailed(f"the batch-split worker process (pid {self.pid}) died: {self.failed}")
+            elif h[_ABORT] == seq or h[_QUIT]:
+                raise _Aborted
+
+    def _error_text(self) -> str:
+        n = int.from_bytes(self.mm[self.error_at : self.error_at + 8], "little")
+        return "the batch-split worker process failed: " + self.mm[self.error_at + 8 : self.error_at + 8 + n].decode(
+            "utf-8", "replace"
+        )
+
+    def _alive(self) -> bool:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.pid, 0
+        if pid == 0:
+            return True
+        self.failed = f"exit status {os.waitstatus_to_exitcode(status)}"
+        return False
+
+    # -- the main process's side ---------------------------------------------------------------
+    def fits(self, feeds: tuple) -> bool:
+        """Whether this run can be split: one common batch of at least two rows, within the regions."""
+        if self.failed is not None:
+            return False
+        n = batch_of(self.program, feeds)
+        if n is None or n > self.batch:
+            return False
+        return all(np.asarray(feeds[i]).nbytes <= self.channels[("feed", i)].capacity for i in self.program.sent_feeds)
+
+    def run(self, feeds: tuple) -> tuple:
+        """One split run (``fits(feeds)`` must hold); returns the fetches like ``run_loop``."""
+        prog, h = self.program, self.h
+        if h[_DONE] != self.seq:  # the previous run's worker side is still finishing (an abort)
+            self._wait(_DONE, self.seq)
+        seq = self.seq + 1
+        total = int(np.shape(feeds[prog.split_feeds[0]])[0])
+        mine = total // 2
+        rows = self.rows
+        rows.n, rows.total = mine, total
+        h[_TOTAL], h[_MAIN_ROWS] = total, mine
+        for i in prog.split_feeds:
+            self._put(("feed", i), feeds[i][mine:], seq)
+        for i in prog.sent_feeds:
+            self._put(("feed", i), feeds[i], seq)
+        self.seq = seq
+        h[_RUN] = seq
+        if h[_SLEEPING]:
+            os.write(self.wake_w, b"!")
+        self.touched = False
+        try:
+            return self._main_run(feeds, seq, mine)
+        except BaseException as e:
+            h[_ABORT] = seq
+            if isinstance(e, WorkerFailed):
+                e.rerun = not self.touched
+            raise
+
+    def _main_run(self, feeds: tuple, seq: int, mine: int) -> tuple:
+        plan, prog = self.plan, self.program
+        kind = prog.kind
+        vals: list = [None] * (plan.n_slots + 1)  # the last one takes outputs that are fed
+        for s, v in zip(plan.feed_slots, feeds):
+            vals[s] = v[:mine] if s in self.feed_split else v
+        for s, v in plan.const_slots.items():
+            vals[s] = v
+        rows, take, put = self.rows, self._take, self._put
+        wholes: dict[int, Any] = {}
+
+        def whole_value(s: int) -> Any:
+            """Slot ``s`` over the whole batch (stacked, summed or widened to it once per run)."""
+            v = wholes.get(s)
+            if v is None:
+                k = kind.get(s, R)
+                if k == R:
+                    return vals[s]
+                if s in self.feed_split:
+                    v = feeds[plan.feed_slots.index(s)]
+                elif k == S:
+                    v = np.concatenate((np.asarray(vals[s]), take(s, seq)), axis=0)
+                elif k == P:
+                    v = np.add(vals[s], take(s, seq))
+                else:  # L: this process's shape, with the whole batch at index 0
+                    v = np.array(vals[s], copy=True)
+                    v[0] = rows.total
+                wholes[s] = v
+            return v
+
+        for st, kernel, ins, outs, whole, fix, sends, frees, stateful in self.main_program:
+            if whole:
+                args = [wholes[s] if s in wholes else whole_value(s) if s in whole else vals[s] for s in ins]
+            else:
+                args = [vals[s] for s in ins]
+            if stateful:  # from here on a failed run cannot be redone
+                self.touched = True
+            try:
+                r = kernel(*args)
+                if fix is not None:
+                    r = fix(r, rows)
+            except BaseException as e:
+                raise StepFailure(st, args, e) from e
+            if len(outs) == 1:
+                vals[outs[0]] = r
+            elif outs:
+                for s, v in zip(outs, r):
+                    vals[s] = v
+            for s in sends:
+                put(s, vals[s], seq)
+            for s in frees:
+                vals[s] = None
+                wholes.pop(s, None)
+        return tuple(None if s < 0 else whole_value(s) for s in plan.fetch_slots)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+class _Aborted(Exception):
+    """The main process abandoned the run the worker is in."""
+
+
+def _worker_setup(intra: Any) -> None:
+    """In the forked worker: one BLAS thread and no intra-op pieces (the main process has the other core)."""
+    from flowgraph.runtime.intra_op import BLAS
+
+    for c in BLAS._blas():
+        try:
+            c.set_num_threads(1)
+        except Exception:  # noqa: BLE001 - an unknown BLAS keeps its threads
+            pass
+    if intra is not None:
+        intra.enabled = False
+        intra.threads = 1
+
+
+def _stop(h: Any, wake_w: int, pid: int, mm: Any) -> None:
+    """Tells the worker to quit and reaps it (a session's close, or the runner's collection)."""
+    try:
+        h[_QUIT] = 1
+        try:
+            os.write(wake_w, b"!")
+        except OSError:
+            pass
+        deadline = time.monotonic() + 2.0
+        while True:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    except (ChildProcessError, ProcessLookupError, OSError):
+        pass
+    finally:
+        try:
+            os.close(wake_w)
+        except OSError:
+            pass
+
+
+def batch_of(program: SplitProgram, feeds: tuple) -> int | None:
+    """The batch the split feeds share (None: they disagree, or it has fewer than two rows)."""
+    n = None
+    for i in program.split_feeds:
+        shape = getattr(feeds[i], "shape", None)
+        if not shape:
+            return None
+        if n is None:
+            n = shape[0]
+        elif shape[0] != n:
+            return None
+    return n if n is not None and n >= 2 else None
+
+
+def measure_run(plan: Any, feeds: tuple) -> tuple[tuple, dict[int, int]]:
+    """A plain serial run that also records each slot's size in bytes (to size the regions)."""
+    from flowgraph.runtime.executor import initial_values
+
+    vals = initial_values(plan, feeds)
+    sizes: dict[int, int] = {}
+    for st in plan.steps:
+        args = [vals[s] for s in st.in_slots]
+        try:
+            r = st.kernel(*args)
+        except BaseException as e:
+            raise StepFailure(st, args, e) from e
+        _store(st, vals, r)
+        for s in st.out_slots:
+            if s >= 0:
+                sizes[s] = int(np.asarray(vals[s]).nbytes)
+        for s in st.frees:
+            vals[s] = None
+    return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots), sizes
+
+
+def available() -> bool:
+    """Whether this process may fork a worker (POSIX, not under MPI, not switched off)."""
+    if os.environ.get("FLOWGRAPH_BATCH_SPLIT", "auto").lower() in ("0", "off", "no", "false"):
+        return False
+    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return False
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi is None or not mpi.Is_initialized()
+

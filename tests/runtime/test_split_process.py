@@ -1,0 +1,285 @@
+"""Batch-split runs: a forked worker computes part of the batch; results must equal one process's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import flowgraph as tf
+from flowgraph.runtime import split_process
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="batch-split runs fork a worker (POSIX only)")
+
+
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch):
+    """Default sessions consider splitting only with several cores: pretend to have two."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("FLOWGRAPH_BATCH_SPLIT", raising=False)
+
+
+def _cnn(seed: int = 0, lr_fed: bool = False):
+    """A small CNN with an SGD step, built like the MNIST tutorials (batch axis left open)."""
+    rng = np.random.default_rng(seed)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 12, 12, 1], name="x")
+        y = tf.placeholder(tf.int64, [None], name="y")
+        w1 = tf.Variable(rng.normal(0, 0.3, (3, 3, 1, 4)).astype(np.float32), name="w1")
+        b1 = tf.Variable(np.zeros(4, np.float32), name="b1")
+        w2 = tf.Variable(rng.normal(0, 0.2, (6 * 6 * 4, 10)).astype(np.float32), name="w2")
+        b2 = tf.Variable(np.zeros(10, np.float32), name="b2")
+        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w1, [1, 1, 1, 1], "SAME"), b1))
+        h = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+        logits = tf.matmul(tf.reshape(h, [-1, 6 * 6 * 4]), w2) + b2
+        temp = None
+        if lr_fed:  # a fed scalar the per-example steps read
+            temp = tf.placeholder(tf.float32, [], name="temperature")
+            logits = logits / temp
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        lr = tf.placeholder(tf.float32, [], name="lr") if lr_fed else 0.1
+        train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+        init = tf.global_variables_initializer()
+    return g, dict(x=x, y=y, logits=logits, loss=loss, train=train, init=init, lr=lr, temp=temp,
+                   vars=[w1, b1, w2, b2])
+
+
+def _batch(n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 12, 12, 1), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def _split_plan(sess, fetches, feed):
+    """Compiles ``fetches`` for ``feed`` and switches the plan to split runs (skipping the tuning)."""
+    plan = sess._prepare(fetches, feed, None).plan
+    assert plan.split_program is not None, "the plan should be splittable"
+    plan.intra_pieces = plan.parallel = False
+    plan.batch_split = plan.tuned = True
+    return plan
+
+
+def _train(split: bool, steps: int, n: int = 32, **kw):
+    g, t = _cnn(**kw)
+    x, y = _batch(n)
+    feed = {t["x"]: x, t["y"]: y}
+    if kw.get("lr_fed"):
+        feed[t["lr"]] = 0.1
+        feed[t["temp"]] = 2.0
+    sess = tf.Session(graph=g)
+    sess.run(t["init"])
+    fetches = [t["loss"], t["logits"], t["train"]]
+    plan = _split_plan(sess, fetches, feed) if split else None
+    losses = []
+    for _ in range(steps):
+        loss, logits, _ = sess.run(fetches, feed)
+        losses.append(loss)
+    weights = sess.run(t["vars"])
+    return sess, plan, losses, logits, weights
+
+
+def test_split_training_matches_one_process():
+    s1, _, want_losses, want_logits, want_w = _train(False, 6)
+    s2, plan, losses, logits, weights = _train(True, 6)
+    try:
+        assert plan.split_runner is not None and plan.split_runner.pid > 0  # a worker really ran
+        np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+        np.testing.assert_allclose(logits, want_logits, rtol=1e-4, atol=1e-5)  # fetched whole, stacked
+        for a, b in zip(weights, want_w):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        assert logits.shape == (32, 10) and logits.flags.c_contiguous
+    finally:
+        s1.close()
+        s2.close()
+
+
+def test_split_run_with_a_fed_learning_rate_and_an_odd_batch():
+    s1, _, want, _, want_w = _train(False, 3, n=33, lr_fed=True)
+    s2, plan, got, _, weights = _train(True, 3, n=33, lr_fed=True)
+    try:
+        assert len(plan.split_program.sent_feeds) == 1  # the temperature goes to the worker, not the rate
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        for a, b in zip(weights, want_w):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    finally:
+        s1.close()
+        s2.close()
+
+
+def test_batches_that_cannot_split_run_whole():
+    g, t = _cnn()
+    sess = tf.Session(graph=g)
+    sess.run(t["init"])
+    x, y = _batch(16)
+    plan = _split_plan(sess, t["loss"], {t["x"]: x, t["y"]: y})
+    try:
+        base = sess.run(t["loss"], {t["x"]: x, t["y"]: y})  # sizes the regions for 16 rows
+        runner = plan.split_runner
+        assert runner is not None
+        seq = runner.seq
+        one = sess.run(t["loss"], {t["x"]: x[:1], t["y"]: y[:1]})  # one row: nothing to split
+        bigger_x, bigger_y = _batch(40)
+        big = sess.run(t["loss"], {t["x"]: bigger_x, t["y"]: bigger_y})  # beyond the regions
+        assert runner.seq == seq  # neither went to the worker
+        with tf.Session(graph=g) as ref:
+            ref.run(t["init"])
+            assert one == pytest.approx(ref.run(t["loss"], {t["x"]: x[:1], t["y"]: y[:1]}), rel=1e-6)
+            assert big == pytest.approx(ref.run(t["loss"], {t["x"]: bigger_x, t["y"]: bigger_y}), rel=1e-6)
+            assert base == pytest.approx(ref.run(t["loss"], {t["x"]: x, t["y"]: y}), rel=1e-5)
+        assert sess.run(t["loss"], {t["x"]: x, t["y"]: y}) == pytest.approx(base, rel=1e-5)
+        assert runner.seq == seq + 1
+    finally:
+        sess.close()
+
+
+def test_ops_without_a_rule_see_whole_values():
+    """A max over the batch, a gather by fed indices and a stateful counter: all need whole values."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 8, 8, 1])
+        idx = tf.placeholder(tf.int32, [None])
+        w = tf.constant(np.random.default_rng(0).random((3, 3, 1, 2), dtype=np.float32))
+        c = tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"))
+        flat = tf.reshape(c, [-1, 128])
+        top = tf.reduce_max(flat, axis=0)  # no rule: merged by max, not by sum
+        picked = tf.gather(flat, idx)  # rows by index: needs the whole batch
+        counter = tf.Variable(0.0)
+        count = tf.assign_add(counter, tf.reduce_sum(c))  # stateful: main process only
+        shape = tf.shape(c)  # a local shape made whole for the fetch
+        init = tf.global_variables_initializer()
+    rng = np.random.default_rng(2)
+    xv = rng.random((20, 8, 8, 1), dtype=np.float32)
+    iv = np.array([19, 0, 7, 12, 19, 3, 3, 1, 0, 10, 11, 2, 5, 6, 8, 9, 4, 13, 14, 15], np.int32)
+    fetches = [top, picked, count, shape]
+    feed = {x: xv, idx: iv}
+    with tf.Session(graph=g) as ref:
+        ref.run(init)
+        want = ref.run(fetches, feed)
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        _split_plan(sess, fetches, feed)
+        got = sess.run(fetches, feed)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+    assert got[2] == pytest.approx(want[2], rel=1e-5)
+    np.testing.assert_array_equal(got[3], [20, 8, 8, 2])
+
+
+def test_an_error_in_the_workers_rows_is_the_error_of_one_process():
+    """Out-of-range labels only in the worker's half: the run is redone whole and raises TF's error."""
+    g, t = _cnn()
+    sess = tf.Session(graph=g)
+    sess.run(t["init"])
+    x, y = _batch(16)
+    bad = y.copy()
+    bad[-1] = 99
+    before = sess.run(t["vars"])
+    _split_plan(sess, t["train"], {t["x"]: x, t["y"]: y})
+    try:
+        sess.run(t["train"], {t["x"]: x, t["y"]: y})
+        after_good = sess.run(t["vars"])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="99"):
+            sess.run(t["train"], {t["x"]: x, t["y"]: bad})
+        for a, b in zip(sess.run(t["vars"]), after_good):  # the failed step changed nothing
+            np.testing.assert_array_equal(a, b)
+        assert any(not np.array_equal(a, b) for a, b in zip(after_good, before))
+        sess.run(t["train"], {t["x"]: x, t["y"]: y})  # and the worker serves the next run
+    finally:
+        sess.close()
+
+
+def test_a_dead_worker_falls_back_to_one_process():
+    g, t = _cnn()
+    sess = tf.Session(graph=g)
+    sess.run(t["init"])
+    x, y = _batch(16)
+    feed = {t["x"]: x, t["y"]: y}
+    plan = _split_plan(sess, t["loss"], feed)
+    try:
+        want = sess.run(t["loss"], feed)
+        pid = plan.split_runner.pid
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+        assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5)  # redone in one process
+        assert plan.batch_split is False and plan.split_runner is None
+        assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5)
+    finally:
+        sess.close()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_closing_the_session_ends_the_worker():
+    g, t = _cnn()
+    sess = tf.Session(graph=g)
+    sess.run(t["init"])
+    x, y = _batch(16)
+    plan = _split_plan(sess, t["loss"], {t["x"]: x, t["y"]: y})
+    sess.run(t["loss"], {t["x"]: x, t["y"]: y})
+    pid = plan.split_runner.pid
+    assert not _gone(pid)
+    sess.close()
+    assert _gone(pid)
+
+
+def test_the_worker_sleeps_when_idle_and_wakes_for_a_run(monkeypatch):
+    monkeypatch.setattr(split_process, "IDLE_SPIN", 0.001)  # read by the worker, forked after this
+    g, t = _cnn()
+    with tf.Session(graph=g) as sess:
+        sess.run(t["init"])
+        x, y = _batch(16)
+        feed = {t["x"]: x, t["y"]: y}
+        plan = _split_plan(sess, t["loss"], feed)
+        want = sess.run(t["loss"], feed)
+        runner = plan.split_runner
+        deadline = time.monotonic() + 5
+        while not runner.h[1 + 3] and time.monotonic() < deadline:  # the header's sleeping word
+            time.sleep(0.01)
+        assert runner.h[4] == 1
+        seq = runner.seq
+        assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-6)
+        assert runner.seq == seq + 1
+
+
+def test_default_sessions_time_two_processes_and_keep_the_fastest():
+    g, t = _cnn()
+    x, y = _batch(32)
+    feed = {t["x"]: x, t["y"]: y}
+    with tf.Session(graph=g) as sess:
+        sess.run(t["init"])
+        for _ in range(200):
+            sess.run(t["train"], feed)
+            plan = sess._prepare(t["train"], feed, None).plan
+            if getattr(plan, "tuned", False):
+                break
+        assert "two processes" in plan.tuning_modes and plan.tuned
+        assert plan.batch_split in (True, False)
+        assert (plan.split_runner is not None) == plan.batch_split  # a worker only where it is kept
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("FLOWGRAPH_BATCH_SPLIT", "off")
+    g, t = _cnn()
+    x, y = _batch(32)
+    with tf.Session(graph=g) as sess:
+        plan = sess._prepare(t["train"], {t["x"]: x, t["y"]: y}, None).plan
+        assert plan.split_program is None and plan.batch_split is False
+
+
+def test_single_core_sessions_do_not_split(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    g, t = _cnn()
+    x, y = _batch(32)
+    with tf.Session(graph=g) as sess:
+        assert sess._prepare(t["train"], {t["x"]: x, t["y"]: y}, None).plan.split_program is None
+    with tf.Session(graph=g, config=tf.ConfigProto(intra_op_parallelism_threads=1)) as sess:
+        assert sess._prepare(t["train"], {t["x"]: x, t["y"]: y}, None).plan.split_program is None
