@@ -107,9 +107,9 @@ def parse_args(argv: Sequence[str] | None, description: str, **defaults: Any) ->
     p.add_argument(
         "--intra-op-threads",
         type=int,
-        default=1,
-        help="BLAS threads per op (ConfigProto.intra_op_parallelism_threads; 0: one per core). Default 1: on two "
-        "cores a second BLAS thread fights the executor's threads and can slow steps several-fold",
+        default=0,
+        help="ConfigProto.intra_op_parallelism_threads (default 0: the session measures its ways of using the "
+        "cores on the first steps, a second process for half of each batch among them; 1: one thread only)",
     )
     p.add_argument(
         "--inter-op-threads",

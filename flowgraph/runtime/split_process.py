@@ -334,9 +334,16 @@ class SplitRunner:
             self._put(("feed", i), feeds[i], seq)
         self.seq = seq
         h[_RUN] = seq
-        if h[_SLEEPING]:
-            os.write(self.wake_w, b"!")
         self.touched = False
+        if h[_SLEEPING]:
+            try:
+                os.write(self.wake_w, b"!")
+            except OSError:  # the worker's end is closed: it is gone
+                if self._alive():
+                    self.failed = "it closed its end of the wake-up pipe"
+                e = WorkerFailed(f"the batch-split worker process (pid {self.pid}) died: {self.failed}")
+                e.rerun = True
+                raise e from None
         try:
             return self._main_run(feeds, seq, mine)
         except BaseException as e:

@@ -191,7 +191,9 @@ def test_an_error_in_the_workers_rows_is_the_error_of_one_process():
         sess.close()
 
 
-def test_a_dead_worker_falls_back_to_one_process():
+@pytest.mark.parametrize("asleep", [False, True])
+def test_a_dead_worker_falls_back_to_one_process(monkeypatch, asleep):
+    monkeypatch.setattr(split_process, "IDLE_SPIN", 0.001 if asleep else 60.0)
     g, t = _cnn()
     sess = tf.Session(graph=g)
     sess.run(t["init"])
@@ -200,14 +202,23 @@ def test_a_dead_worker_falls_back_to_one_process():
     plan = _split_plan(sess, t["loss"], feed)
     try:
         want = sess.run(t["loss"], feed)
-        pid = plan.split_runner.pid
-        os.kill(pid, signal.SIGKILL)
+        runner = plan.split_runner
+        if asleep:  # killed in its sleep: the wake-up finds its pipe closed
+            _wait_until(lambda: runner.h[4] == 1)
+        os.kill(runner.pid, signal.SIGKILL)
         time.sleep(0.05)
         assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5)  # redone in one process
         assert plan.batch_split is False and plan.split_runner is None
         assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5)
     finally:
         sess.close()
+
+
+def _wait_until(cond, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
 
 
 def _gone(pid: int) -> bool:
@@ -241,10 +252,7 @@ def test_the_worker_sleeps_when_idle_and_wakes_for_a_run(monkeypatch):
         plan = _split_plan(sess, t["loss"], feed)
         want = sess.run(t["loss"], feed)
         runner = plan.split_runner
-        deadline = time.monotonic() + 5
-        while not runner.h[1 + 3] and time.monotonic() < deadline:  # the header's sleeping word
-            time.sleep(0.01)
-        assert runner.h[4] == 1
+        _wait_until(lambda: runner.h[4] == 1)  # the header's sleeping word
         seq = runner.seq
         assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-6)
         assert runner.seq == seq + 1
