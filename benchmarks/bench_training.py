@@ -186,11 +186,15 @@ def _timed(step: Callable[[], None], warmup: int, k: int, cpu_time: bool = False
 
 
 def _executor_used(step: Any) -> str | None:
-    """ "serial" or "parallel": which executor flowgraph's session settled on (diagnostics; None if unknown)."""
+    """Which way flowgraph's session settled on: "two processes", "parallel" or "serial" (diagnostics;
+    None if unknown), for the plan that ran the most."""
     sess = getattr(step, "session", None)
     try:
         plans = [e.plan for e in sess._signatures.values()]  # a private attribute: diagnostics only
-        return "parallel" if any(p.parallel for p in plans) else "serial"
+        plan = max(plans, key=lambda p: p.__dict__.get("tuning_runs", 0))
+        if plan.batch_split:
+            return "two processes"
+        return "parallel" if plan.parallel else "serial"
     except AttributeError:
         return None
 

@@ -743,8 +743,8 @@ class BaseSession:
                             plan, plan.split_program, sizes, feed_sizes, batch, self._rt.intra_op
                         )
                 return results
-            if not runner.fits(tuple(args)):
-                return entry.fn(*args)
+            if not runner.fits(tuple(args)) or not runner.lock.acquire(blocking=False):
+                return entry.fn(*args)  # another thread's run has the worker, or this batch doesn't split
             try:
                 return runner.run(tuple(args))
             except split_process.WorkerFailed as e:
@@ -753,6 +753,8 @@ class BaseSession:
                     _stop_split(plan)
                 if not e.rerun:
                     raise errors.InternalError(None, None, f"{e} (after this run changed state)") from None
+            finally:
+                runner.lock.release()
             # Nothing was changed yet: the run again in one process (its own error, if it has one).
             return entry.fn(*args)
 

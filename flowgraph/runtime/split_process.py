@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 import weakref
 from typing import Any
@@ -90,6 +91,8 @@ class SplitRunner:
         self.feed_split = frozenset(plan.feed_slots[i] for i in program.split_feeds)
         self.feed_sent = frozenset(plan.feed_slots[i] for i in program.sent_feeds)
         self.rows = Rows()
+        #: One split run at a time: a caller that finds it taken runs in one process instead.
+        self.lock = threading.Lock()
         self.seq = 0
         self.pid = 0
         self.failed: str | None = None
@@ -318,7 +321,7 @@ class SplitRunner:
         return all(np.asarray(feeds[i]).nbytes <= self.channels[("feed", i)].capacity for i in self.program.sent_feeds)
 
     def run(self, feeds: tuple) -> tuple:
-        """One split run (``fits(feeds)`` must hold); returns the fetches like ``run_loop``."""
+        """One split run (``fits(feeds)`` and ``lock`` held); returns the fetches like ``run_loop``."""
         prog, h = self.program, self.h
         if h[_DONE] != self.seq:  # the previous run's worker side is still finishing (an abort)
             self._wait(_DONE, self.seq)
@@ -491,11 +494,17 @@ def measure_run(plan: Any, feeds: tuple) -> tuple[tuple, dict[int, int]]:
 
 
 def available() -> bool:
-    """Whether this process may fork a worker (POSIX, not under MPI, not switched off)."""
+    """Whether this process may fork a worker: Linux, several cores, a BLAS whose threads survive a
+    fork (OpenBLAS's pthreads do; an OpenMP runtime may hang in a forked child), not under MPI, and
+    not switched off by ``FLOWGRAPH_BATCH_SPLIT=off``."""
     if os.environ.get("FLOWGRAPH_BATCH_SPLIT", "auto").lower() in ("0", "off", "no", "false"):
         return False
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
         return False
     mpi = sys.modules.get("mpi4py.MPI")
-    return mpi is None or not mpi.Is_initialized()
+    if mpi is not None and mpi.Is_initialized():
+        return False
+    from flowgraph.runtime.intra_op import BLAS
+
+    return all(getattr(c, "threading_layer", "pthreads") != "openmp" for c in BLAS._blas())
 

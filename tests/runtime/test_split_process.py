@@ -214,6 +214,41 @@ def test_a_dead_worker_falls_back_to_one_process(monkeypatch, asleep):
         sess.close()
 
 
+def test_concurrent_runs_share_the_worker_one_at_a_time():
+    """Session.run from several threads (TF1 allows it): one split run at a time, the others whole."""
+    import threading
+
+    g, t = _cnn()
+    sess = tf.Session(graph=g)
+    sess.run(t["init"])
+    batches = [_batch(16, seed=s) for s in range(4)]
+    plan = _split_plan(sess, t["logits"], {t["x"]: batches[0][0]})
+    try:
+        with tf.Session(graph=g) as ref:
+            ref.run(t["init"])
+            want = [ref.run(t["logits"], {t["x"]: x}) for x, _ in batches]
+        sess.run(t["logits"], {t["x"]: batches[0][0]})  # forks the worker
+        errors = []
+
+        def loop(k: int) -> None:
+            try:
+                for _ in range(25):
+                    np.testing.assert_allclose(sess.run(t["logits"], {t["x"]: batches[k][0]}), want[k], rtol=1e-4,
+                                               atol=1e-5)
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=loop, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors, errors[0]
+        assert plan.split_runner.seq > 1
+    finally:
+        sess.close()
+
+
 def _wait_until(cond, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not cond():
