@@ -312,9 +312,13 @@ def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 15, re
     both live, and the release of the old one counts. ``peak`` is the step's transient working
     set above the steady state, ``left`` the change in live bytes after it (about 0 for both).
     Measured after ``warmup`` steps (plan building and the session's serial-vs-parallel tuning runs
-    excluded); the minimum over ``repeats`` steps.
+    excluded); the minimum over ``repeats`` steps. flowgraph's sessions run in one process here
+    (``FLOWGRAPH_BATCH_SPLIT=off``): tracemalloc cannot see a batch-split worker's arrays, and
+    split runs hold the same activations, half in each process.
     """
     gc.collect()
+    saved = os.environ.get("FLOWGRAPH_BATCH_SPLIT")
+    os.environ["FLOWGRAPH_BATCH_SPLIT"] = "off"
     tracemalloc.start()
     try:
         step = make()
@@ -331,6 +335,10 @@ def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 15, re
             lefts.append(cur - base)
     finally:
         tracemalloc.stop()
+        if saved is None:
+            del os.environ["FLOWGRAPH_BATCH_SPLIT"]
+        else:
+            os.environ["FLOWGRAPH_BATCH_SPLIT"] = saved
     return {"peak": min(peaks), "left": min(lefts)}
 
 

@@ -183,59 +183,131 @@ class SplitRunner:
         self.h[_ERROR] = seq
 
     def _worker_run(self, seq: int) -> None:
-        plan, prog, h = self.plan, self.program, self.h
-        total, main_rows = h[_TOTAL], h[_MAIN_ROWS]
-        rows = self.rows
-        rows.n, rows.total = total - main_rows, total
-        vals: list = [None] * (plan.n_slots + 1)  # the last one takes outputs that are fed
-        for s, v in plan.const_slots.items():
-            vals[s] = v
-        for i in prog.split_feeds + prog.sent_feeds:
-            vals[plan.feed_slots[i]] = self._take(("feed", i), seq)
-        take, put = self._take, self._put
-        for st, kernel, ins, outs, recv, fix, publish, frees in self.worker_program:
-            for s in recv:
-                vals[s] = take(s, seq)
-            args = [vals[s] for s in ins]
-            try:
-                r = kernel(*args)
-                if fix is not None:
-                    r = fix(r, rows)
-            except BaseException as e:
-                e._flowgraph_op = st.op.name  # type: ignore[attr-defined]
-                raise
-            if len(outs) == 1:
-                vals[outs[0]] = r
-            elif outs:
-                for s, v in zip(outs, r):
-                    vals[s] = v
-            for s in publish:
-                put(s, vals[s], seq)
-            for s in frees:
-                vals[s] = None
+        h, rows = self.h, self.rows
+        total = h[_TOTAL]
+        rows.n, rows.total = total - h[_MAIN_ROWS], total
+        try:
+            self.worker_fn(seq)
+        except (_Aborted, WorkerFailed):
+            raise
+        except BaseException as e:
+            step = _failed_step(e, _WORKER_FILE, self.worker_lines, self.plan.steps)
+            if step is not None:
+                e._flowgraph_op = step.op.name  # type: ignore[attr-defined]
+            raise
 
     def _programs(self) -> None:
-        """Each side's steps as tuples, so a run's loop does no look-ups."""
+        """Generates each side's run as one straight-line function (as ``compile_serial`` does).
+
+        The main process runs every step, per-example ones on its own rows; a step that needs a
+        split, partial or local value whole gets it (``w<slot>``) the first time one needs it.
+        """
         plan, prog = self.plan, self.program
-        got = set(plan.const_slots) | {plan.feed_slots[i] for i in prog.split_feeds + prog.sent_feeds}
-        worker = []
+        kind, consts = prog.kind, plan.const_slots
+        env: dict[str, Any] = {
+            "put": self._put, "take": self._take, "rows": self.rows, "R_": self, "np": np,
+            "gather": lambda local, key, seq: np.concatenate((np.asarray(local), self._take(key, seq)), axis=0),
+            "merge": lambda local, key, seq: np.add(local, self._take(key, seq)),
+            "widen": _widen,
+        }
+        for c, v in consts.items():
+            env[f"c{c}"] = v
+
+        def ref(slot: int) -> str:
+            return f"c{slot}" if slot in consts else f"s{slot}"
+
+        def target(outs: tuple) -> str:
+            names = ["_" if o < 0 else f"s{o}" for o in outs]
+            return names[0] if len(names) == 1 else ", ".join(names) + ","
+
+        def call(i: int, st: Any, args: str) -> str:
+            env[f"k{i}"] = st.kernel
+            fix = prog.adjust.get(i)
+            if fix is None:
+                return f"k{i}({args})"
+            env[f"fx{i}"] = fix
+            return f"fx{i}(k{i}({args}), rows)"
+
+        # The worker.
+        feed_pos = {plan.feed_slots[i]: i for i in range(len(plan.feed_slots))}
+        lines, line_step = ["def _worker(seq):"], [-1, -1]
+        for i in prog.split_feeds + prog.sent_feeds:
+            env[f"K{i}"] = ("feed", i)
+            lines.append(f"    s{plan.feed_slots[i]} = take(K{i}, seq)")
+            line_step.append(-1)
+        got = set(consts) | {plan.feed_slots[i] for i in prog.split_feeds + prog.sent_feeds}
         for i in prog.worker_steps:
             st = plan.steps[i]
-            recv = tuple(s for s in dict.fromkeys(st.in_slots) if s not in got and s in self.send)
-            got.update(recv)
-            outs = tuple(s if s >= 0 else plan.n_slots for s in st.out_slots)
-            worker.append((st, st.kernel, st.in_slots, outs, recv, prog.adjust.get(i),
-                           tuple(s for s in st.out_slots if s in self.publish), prog.worker_frees.get(i, ())))
-        self.worker_program = worker
-        main = []
+            for r in dict.fromkeys(st.in_slots):
+                if r not in got:  # a replicated value from the main process
+                    got.add(r)
+                    lines.append(f"    s{r} = take({r}, seq)")
+                    line_step.append(i)
+            body = call(i, st, ", ".join(ref(x) for x in st.in_slots))
+            lines.append(f"    {target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
+            line_step.append(i)
+            got.update(st.out_slots)
+            for o in st.out_slots:
+                if o in self.publish:
+                    lines.append(f"    put({o}, s{o}, seq)")
+                    line_step.append(i)
+            for f in prog.worker_frees.get(i, ()):
+                lines.append(f"    s{f} = None")
+                line_step.append(i)
+        lines.append("    return None")
+        self.worker_fn, self.worker_lines = _compiled(lines, env, "_worker", _WORKER_FILE), line_step
+
+        # The main process.
+        n_feeds = len(plan.feed_slots)
+        lines, line_step = ["def _main(feeds, mine, seq):"], [-1, -1]
+        if n_feeds:
+            lines.append("    " + ", ".join(f"f{i}" for i in range(n_feeds)) + ", = feeds")
+            line_step.append(-1)
+        whole: set[int] = set()
+        for s_, i in feed_pos.items():
+            if s_ in self.feed_split:
+                lines.append(f"    s{s_} = f{i}[:mine]")
+                lines.append(f"    w{s_} = f{i}")
+                whole.add(s_)
+                line_step += [-1, -1]
+            else:
+                lines.append(f"    s{s_} = f{i}")
+                line_step.append(-1)
+
+        def whole_ref(slot: int, i: int) -> str:
+            k = kind.get(slot, R)
+            if k == R:
+                return ref(slot)
+            if slot not in whole:
+                whole.add(slot)
+                how = {S: "gather", P: "merge"}.get(k)
+                expr = f"widen(s{slot}, rows)" if how is None else f"{how}(s{slot}, {slot}, seq)"
+                lines.append(f"    w{slot} = {expr}")
+                line_step.append(i)
+            return f"w{slot}"
+
         for i, st in enumerate(plan.steps):
             local = i in self.worker_set or i in prog.main_local
-            whole = () if local else tuple(s for s in dict.fromkeys(st.in_slots) if prog.kind.get(s, R) != R)
-            outs = tuple(s if s >= 0 else plan.n_slots for s in st.out_slots)
-            main.append((st, st.kernel, st.in_slots, outs, whole, prog.adjust.get(i),
-                         tuple(s for s in st.out_slots if s in self.send), st.frees,
-                         st.for_op is None and st.op._opdef.stateful))
-        self.main_program = main
+            args = ", ".join(ref(x) if local else whole_ref(x, i) for x in st.in_slots)
+            if st.for_op is None and st.op._opdef.stateful:  # from here on a failed run cannot be redone
+                lines.append("    R_.touched = True")
+                line_step.append(i)
+            body = call(i, st, args)
+            lines.append(f"    {target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
+            line_step.append(i)
+            for o in st.out_slots:
+                if o in self.send:
+                    lines.append(f"    put({o}, s{o}, seq)")
+                    line_step.append(i)
+            for f in st.frees:
+                lines.append(f"    s{f} = None")
+                line_step.append(i)
+                if f in whole:
+                    lines.append(f"    w{f} = None")
+                    line_step.append(i)
+        fetches = "".join(("None" if f < 0 else whole_ref(f, -1)) + ", " for f in plan.fetch_slots)
+        lines.append(f"    return ({fetches})")
+        self.main_fn, self.main_lines = _compiled(lines, env, "_main", _MAIN_FILE), line_step
 
     # -- crossing values ---------------------------------------------------------------------------
     def _put(self, key: Any, value: Any, seq: int) -> None:
@@ -356,59 +428,18 @@ class SplitRunner:
             raise
 
     def _main_run(self, feeds: tuple, seq: int, mine: int) -> tuple:
-        plan, prog = self.plan, self.program
-        kind = prog.kind
-        vals: list = [None] * (plan.n_slots + 1)  # the last one takes outputs that are fed
-        for s, v in zip(plan.feed_slots, feeds):
-            vals[s] = v[:mine] if s in self.feed_split else v
-        for s, v in plan.const_slots.items():
-            vals[s] = v
-        rows, take, put = self.rows, self._take, self._put
-        wholes: dict[int, Any] = {}
-
-        def whole_value(s: int) -> Any:
-            """Slot ``s`` over the whole batch (stacked, summed or widened to it once per run)."""
-            v = wholes.get(s)
-            if v is None:
-                k = kind.get(s, R)
-                if k == R:
-                    return vals[s]
-                if s in self.feed_split:
-                    v = feeds[plan.feed_slots.index(s)]
-                elif k == S:
-                    v = np.concatenate((np.asarray(vals[s]), take(s, seq)), axis=0)
-                elif k == P:
-                    v = np.add(vals[s], take(s, seq))
-                else:  # L: this process's shape, with the whole batch at index 0
-                    v = np.array(vals[s], copy=True)
-                    v[0] = rows.total
-                wholes[s] = v
-            return v
-
-        for st, kernel, ins, outs, whole, fix, sends, frees, stateful in self.main_program:
-            if whole:
-                args = [wholes[s] if s in wholes else whole_value(s) if s in whole else vals[s] for s in ins]
-            else:
-                args = [vals[s] for s in ins]
-            if stateful:  # from here on a failed run cannot be redone
-                self.touched = True
-            try:
-                r = kernel(*args)
-                if fix is not None:
-                    r = fix(r, rows)
-            except BaseException as e:
-                raise StepFailure(st, args, e) from e
-            if len(outs) == 1:
-                vals[outs[0]] = r
-            elif outs:
-                for s, v in zip(outs, r):
-                    vals[s] = v
-            for s in sends:
-                put(s, vals[s], seq)
-            for s in frees:
-                vals[s] = None
-                wholes.pop(s, None)
-        return tuple(None if s < 0 else whole_value(s) for s in plan.fetch_slots)
+        try:
+            return self.main_fn(feeds, mine, seq)
+        except WorkerFailed:
+            raise
+        except BaseException as e:
+            step = _failed_step(e, _MAIN_FILE, self.main_lines, self.plan.steps)
+            if step is None:
+                raise
+            frame = _frame_of(e, _MAIN_FILE)
+            names = frame.f_locals if frame is not None else {}
+            inputs = [names.get(f"s{s}", self.plan.const_slots.get(s)) for s in step.in_slots]
+            raise StepFailure(step, inputs, e) from e
 
     def close(self) -> None:
         self._finalizer()
@@ -416,6 +447,44 @@ class SplitRunner:
 
 class _Aborted(Exception):
     """The main process abandoned the run the worker is in."""
+
+
+_MAIN_FILE = "<flowgraph split run>"
+_WORKER_FILE = "<flowgraph split worker>"
+
+
+def _compiled(lines: list[str], env: dict, name: str, filename: str) -> Any:
+    exec(compile("\n".join(lines) + "\n", filename, "exec"), env)  # noqa: S102 - code from our own plan
+    return env[name]
+
+
+def _frame_of(exc: BaseException, filename: str) -> Any:
+    """The generated function's frame in ``exc``'s traceback (None if it did not pass through it)."""
+    tb, frame = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            frame = tb.tb_frame
+        tb = tb.tb_next
+    return frame
+
+
+def _failed_step(exc: BaseException, filename: str, line_step: list[int], steps: list) -> Any:
+    """The plan step whose line of generated code raised ``exc`` (None if none did)."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is None or line >= len(line_step) or line_step[line] < 0:
+        return None
+    return steps[line_step[line]]
+
+
+def _widen(shape: Any, rows: Rows) -> Any:
+    """A local shape made whole: the batch's rows at index 0."""
+    v = np.array(shape, copy=True)
+    v[0] = rows.total
+    return v
 
 
 def _worker_setup(intra: Any) -> None:

@@ -86,6 +86,7 @@ def test_split_training_matches_one_process():
     s2, plan, losses, logits, weights = _train(True, 6)
     try:
         assert plan.split_runner is not None and plan.split_runner.pid > 0  # a worker really ran
+        assert _worker_errors(plan) == 0
         np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
         np.testing.assert_allclose(logits, want_logits, rtol=1e-4, atol=1e-5)  # fetched whole, stacked
         for a, b in zip(weights, want_w):
@@ -131,6 +132,7 @@ def test_batches_that_cannot_split_run_whole():
             assert base == pytest.approx(ref.run(t["loss"], {t["x"]: x, t["y"]: y}), rel=1e-5)
         assert sess.run(t["loss"], {t["x"]: x, t["y"]: y}) == pytest.approx(base, rel=1e-5)
         assert runner.seq == seq + 1
+        assert _worker_errors(plan) == 0
     finally:
         sess.close()
 
@@ -157,11 +159,12 @@ def test_ops_without_a_rule_see_whole_values():
     feed = {x: xv, idx: iv}
     with tf.Session(graph=g) as ref:
         ref.run(init)
-        want = ref.run(fetches, feed)
+        want = [ref.run(fetches, feed) for _ in range(2)][-1]
     with tf.Session(graph=g) as sess:
         sess.run(init)
-        _split_plan(sess, fetches, feed)
-        got = sess.run(fetches, feed)
+        plan = _split_plan(sess, fetches, feed)
+        got = [sess.run(fetches, feed) for _ in range(2)][-1]  # the first forks, the second splits
+        assert plan.split_runner.seq == 1 and _worker_errors(plan) == 0
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
     assert got[2] == pytest.approx(want[2], rel=1e-5)
@@ -177,12 +180,15 @@ def test_an_error_in_the_workers_rows_is_the_error_of_one_process():
     bad = y.copy()
     bad[-1] = 99
     before = sess.run(t["vars"])
-    _split_plan(sess, t["train"], {t["x"]: x, t["y"]: y})
+    plan = _split_plan(sess, t["train"], {t["x"]: x, t["y"]: y})
     try:
+        sess.run(t["train"], {t["x"]: x, t["y"]: y})  # sizes the regions, forks
         sess.run(t["train"], {t["x"]: x, t["y"]: y})
         after_good = sess.run(t["vars"])
+        assert _worker_errors(plan) == 0
         with pytest.raises(tf.errors.InvalidArgumentError, match="99"):
             sess.run(t["train"], {t["x"]: x, t["y"]: bad})
+        assert _worker_errors(plan) == plan.split_runner.seq  # the worker's half failed, and said so
         for a, b in zip(sess.run(t["vars"]), after_good):  # the failed step changed nothing
             np.testing.assert_array_equal(a, b)
         assert any(not np.array_equal(a, b) for a, b in zip(after_good, before))
@@ -244,9 +250,14 @@ def test_concurrent_runs_share_the_worker_one_at_a_time():
         for th in threads:
             th.join()
         assert not errors, errors[0]
-        assert plan.split_runner.seq > 1
+        assert plan.split_runner.seq > 1 and _worker_errors(plan) == 0
     finally:
         sess.close()
+
+
+def _worker_errors(plan) -> int:
+    """The last run the worker reported an error for (0: none), from the shared header."""
+    return plan.split_runner.h[3]
 
 
 def _wait_until(cond, seconds: float = 5.0) -> None:
