@@ -192,6 +192,8 @@ def _executor_used(step: Any) -> str | None:
     try:
         plans = [e.plan for e in sess._signatures.values()]  # a private attribute: diagnostics only
         plan = max(plans, key=lambda p: p.__dict__.get("tuning_runs", 0))
+        if plan.batch_split is None or plan.intra_pieces is None:
+            return "still tuning"
         if plan.batch_split:
             return "two processes"
         return "parallel" if plan.parallel else "serial"
@@ -240,6 +242,8 @@ def worker(peer: str, threads: int, conn: Any) -> None:
             conn.send((max(5, round(k * msg["seconds"] / (time.perf_counter() - t0))), _executor_used(step)))
         elif cmd == "run":
             conn.send(_timed(step, msg["warmup"], msg["steps"], msg.get("cpu_time", False)))
+        elif cmd == "executor":  # asked after the timed rounds, when the session's tuning is over
+            conn.send(_executor_used(step))
         elif cmd == "memory":
             step = None  # a fresh model, built under tracemalloc
             gc.collect()
@@ -284,6 +288,10 @@ class Peers:
             proc.join()
 
 
+#: Seconds between two peers' timed runs (see ``measure``).
+IDLE_THREADS_SETTLE = 0.3
+
+
 def measure(
     peers: Peers, names: list[str], setup: dict, batch: int, rounds: int, warmup: int, cpu_time: bool
 ) -> tuple[dict, str | None]:
@@ -295,10 +303,13 @@ def measure(
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             k = n_steps[name]
+            # The previous peer's idle threads spin on after its run (OpenBLAS's for 0.1 s, an
+            # OpenMP team's up to 0.2 s) and would take a core from this one: let them sleep first.
+            time.sleep(IDLE_THREADS_SETTLE)
             rates[name].append(
                 k * batch / peers.ask(name, {"cmd": "run", "warmup": warmup, "steps": k, "cpu_time": cpu_time})
             )
-    return rates, answers["flowgraph"][1]
+    return rates, peers.ask("flowgraph", {"cmd": "executor"})
 
 
 def peak_step_bytes(make: Callable[[], Callable[[], None]], warmup: int = 15, repeats: int = 3) -> dict:
