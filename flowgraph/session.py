@@ -730,6 +730,8 @@ class BaseSession:
         """
         plan = entry.plan
         runner = plan.split_runner
+        if plan.batch_split is False and runner is None:  # splitting ended (no worker could start)
+            return entry.fn(*args)
         with _blas_shared_by(ONE_BLAS_THREAD):
             if runner is None:
                 batch = split_process.batch_of(plan.split_program, tuple(args))
@@ -739,9 +741,12 @@ class BaseSession:
                 with self._lock:
                     if plan.split_runner is None and not self._closed:
                         feed_sizes = [int(np.asarray(v).nbytes) for v in args]
-                        plan.split_runner = split_process.SplitRunner(
-                            plan, plan.split_program, sizes, feed_sizes, batch, self._rt.intra_op
-                        )
+                        try:
+                            plan.split_runner = split_process.SplitRunner(
+                                plan, plan.split_program, sizes, feed_sizes, batch, self._rt.intra_op
+                            )
+                        except OSError:  # no memory or processes left for a worker: stay in one process
+                            plan.batch_split = False
                 return results
             if not runner.fits(tuple(args)) or not runner.lock.acquire(blocking=False):
                 return entry.fn(*args)  # another thread's run has the worker, or this batch doesn't split

@@ -121,7 +121,7 @@ class SplitRunner:
     def _start(self) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        parent = os.getpid()
+        parent = self.parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: serve runs until told to quit or the parent is gone
             code = 0
@@ -364,6 +364,9 @@ class SplitRunner:
                 if spins & 4095 == 0 and not self._alive():
                     raise WorkerFailed(f"the batch-split worker process (pid {self.pid}) died: {self.failed}")
             elif h[_ABORT] == seq or h[_QUIT]:
+                raise _Aborted
+            elif spins & 4095 == 0 and os.getppid() != self.parent:  # the main process died mid-run
+                h[_QUIT] = 1
                 raise _Aborted
 
     def _error_text(self) -> str:

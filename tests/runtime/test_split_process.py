@@ -255,6 +255,55 @@ def test_concurrent_runs_share_the_worker_one_at_a_time():
         sess.close()
 
 
+def test_no_worker_where_fork_fails(monkeypatch):
+    def no_fork():
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    g, t = _cnn()
+    x, y = _batch(16)
+    feed = {t["x"]: x, t["y"]: y}
+    with tf.Session(graph=g) as sess:
+        sess.run(t["init"])
+        plan = _split_plan(sess, t["loss"], feed)
+        got = [sess.run(t["loss"], feed) for _ in range(3)]
+        assert plan.batch_split is False and plan.split_runner is None
+    with tf.Session(graph=g) as ref:
+        ref.run(t["init"])
+        assert got == [pytest.approx(ref.run(t["loss"], feed), rel=1e-6)] * 3
+
+
+_ORPHAN_SCRIPT = """
+import os, sys
+import numpy as np
+import flowgraph as tf
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+os.cpu_count = lambda: 2
+import test_split_process as T
+g, t = T._cnn()
+x, y = T._batch(16)
+sess = tf.Session(graph=g)
+sess.run(t["init"])
+plan = T._split_plan(sess, t["loss"], {t["x"]: x, t["y"]: y})
+for _ in range(2):
+    sess.run(t["loss"], {t["x"]: x, t["y"]: y})
+print(plan.split_runner.pid, flush=True)
+os._exit(0)  # no session close, no finalizers: as if the process were killed
+"""
+
+
+def test_the_worker_ends_when_the_main_process_dies():
+    import subprocess
+    import sys
+
+    here = os.path.abspath(__file__)
+    out = subprocess.run([sys.executable, "-c", _ORPHAN_SCRIPT, here], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(here)))})
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.split()[-1])
+    _wait_until(lambda: _gone(pid), seconds=10)
+
+
 def _worker_errors(plan) -> int:
     """The last run the worker reported an error for (0: none), from the shared header."""
     return plan.split_runner.h[3]
@@ -268,11 +317,16 @@ def _wait_until(cond, seconds: float = 5.0) -> None:
 
 
 def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie no one has reaped yet counts as exited)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
 
 
 def test_closing_the_session_ends_the_worker():
