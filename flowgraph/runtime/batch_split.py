@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 R, S, P, L = "R", "S", "P", "L"
 
 
@@ -136,6 +138,24 @@ class SplitProgram:
     main_local: set[int] = field(default_factory=set)  # main-only steps that read local values
 
 
+def _tensors_of(plan: Any, feed_tensors: Sequence[Any]) -> dict[int, Any]:
+    """The tensor each slot holds (a variable read holds the variable's value)."""
+    out = dict(zip(plan.feed_slots, feed_tensors))
+    for st in plan.steps:
+        for s, t in zip(st.out_slots, st.op.outputs):
+            if s >= 0:
+                out[s] = t
+    return out
+
+
+def _shareable(t: Any) -> bool:
+    """Numbers and booleans cross as raw bytes; strings and objects would not."""
+    try:
+        return np.dtype(t.dtype.np).kind in "biufc"
+    except TypeError:
+        return False
+
+
 def analyse(plan: Any, feed_tensors: Sequence[Any]) -> SplitProgram | None:
     """The split program of ``plan``, or None when no heavy per-example work would move.
 
@@ -192,6 +212,10 @@ def analyse(plan: Any, feed_tensors: Sequence[Any]) -> SplitProgram | None:
         s for s in worker_reads if kind.get(s, R) == R and s not in plan.const_slots and s not in feed_set
     )
     sent_feeds = [i for i, s in enumerate(plan.feed_slots) if kind[s] == R and s in worker_reads]
+    crossing = set(send) | {s for s in needs_whole if kind.get(s) in (S, P)}
+    crossing.update(plan.feed_slots[i] for i in split_feeds + sent_feeds)
+    if not all(_shareable(t) for s, t in _tensors_of(plan, feed_tensors).items() if s in crossing):
+        return None  # strings and objects do not cross processes as raw bytes
     gather = sorted(s for s in needs_whole if kind.get(s) == S)
     merge = sorted(s for s in needs_whole if kind.get(s) == P)
     whole = {s for s in needs_whole if kind.get(s) == L}

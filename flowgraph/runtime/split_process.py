@@ -345,7 +345,9 @@ class SplitRunner:
         ch.seen = (header, view)
         return view
 
-    def _wait(self, word: int, seq: int) -> None:
+    def _wait(self, word: int, seq: int, errors: bool = True) -> None:
+        """Spins until header word ``word`` reads ``seq``; in the main process raises ``WorkerFailed``
+        when the worker reports an error in run ``seq`` (``errors``) or is gone."""
         h = self.h
         main = self.pid != 0
         spins = 0
@@ -359,7 +361,7 @@ class SplitRunner:
             if spins & 255:
                 continue
             if main:
-                if h[_ERROR] == seq:
+                if errors and h[_ERROR] == seq:
                     raise WorkerFailed(self._error_text())
                 if spins & 4095 == 0 and not self._alive():
                     raise WorkerFailed(f"the batch-split worker process (pid {self.pid}) died: {self.failed}")
@@ -399,7 +401,7 @@ class SplitRunner:
         """One split run (``fits(feeds)`` and ``lock`` held); returns the fetches like ``run_loop``."""
         prog, h = self.program, self.h
         if h[_DONE] != self.seq:  # the previous run's worker side is still finishing (an abort)
-            self._wait(_DONE, self.seq)
+            self._wait(_DONE, self.seq, errors=False)
         seq = self.seq + 1
         total = int(np.shape(feeds[prog.split_feeds[0]])[0])
         mine = total // 2

@@ -160,3 +160,15 @@ def test_analyse_needs_a_fed_batch():
     with tf.Session(graph=g) as sess:
         plan = sess._prepare(c, _feed(x), None).plan
         assert analyse(plan, ()) is None  # the same plan with nothing fed as a batch
+
+
+def test_strings_never_cross_processes():
+    g = tf.Graph()
+    with g.as_default():
+        x, c = _features()
+        names = tf.placeholder(tf.string, [None])
+        echoed = tf.identity(names)  # a split string value the fetch would need stacked
+    feed = {**_feed(x), names: np.array([b"a"] * N)}
+    with tf.Session(graph=g) as sess:
+        assert sess._prepare([c, echoed], feed, None).plan.split_program is None
+        assert sess._prepare(c, _feed(x), None).plan.split_program is not None
