@@ -1651,16 +1651,7 @@ def _runtime_reduced_shape(shape: tuple, axis: tuple | None, keep: bool) -> tupl
 @register_op
 class Sum(ReductionOp):
     def batch_split(self, op, kinds):
-        if kinds == (batch_split.P,):  # sums are linear
-            return batch_split.Split((batch_split.P,))
-        if kinds != (batch_split.S,):
-            return None
-        batch = batch_split.reduces_batch(op.attrs["axis"], batch_split.rank(op.inputs[0]))
-        if batch is None:
-            return None
-        if batch:
-            return batch_split.Split((batch_split.P,))
-        return batch_split.Split((batch_split.S,))
+        return batch_split.linear_reduction(op, kinds)
 
     def kernel(self, op, rt):
         xp = rt.xp
@@ -1681,16 +1672,7 @@ class Mean(ReductionOp):
     def batch_split(self, op, kinds):
         if not op.outputs[0].dtype.is_floating:
             return None  # integer means round: shares of them do not add up
-        if kinds == (batch_split.P,):
-            return batch_split.Split((batch_split.P,))
-        if kinds != (batch_split.S,):
-            return None
-        batch = batch_split.reduces_batch(op.attrs["axis"], batch_split.rank(op.inputs[0]))
-        if batch is None:
-            return None
-        if batch:
-            return batch_split.Split((batch_split.P,), batch_split.batch_share)
-        return batch_split.Split((batch_split.S,))
+        return batch_split.linear_reduction(op, kinds, batch_split.batch_share)
 
     def kernel(self, op, rt):
         xp = rt.xp

@@ -101,6 +101,19 @@ def reduces_batch(axis: Any, rank: int | None) -> bool | None:
     return any(a == 0 or (rank is not None and a == -rank) for a in axis)
 
 
+def linear_reduction(op: Any, kinds: Sequence[str], share: Callable | None = None) -> Split | None:
+    """Sum-like reductions over ``attrs["axis"]``: a partial stays partial (they are linear), split
+    rows become a partial where the batch axis is reduced (``share`` scales a mean), else stay rows."""
+    if tuple(kinds) == (P,):
+        return Split((P,))
+    if tuple(kinds) != (S,):
+        return None
+    batch = reduces_batch(op.attrs["axis"], rank(op._inputs[0]))
+    if batch is None:
+        return None
+    return Split((P,), share) if batch else Split((S,))
+
+
 def batch_share(value: Any, rows: Rows) -> Any:
     """A mean over this process's rows scaled to its share of the mean over the whole batch."""
     return value * (rows.n / rows.total)

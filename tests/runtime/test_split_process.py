@@ -110,12 +110,17 @@ def test_split_run_with_a_fed_learning_rate_and_an_odd_batch():
         s2.close()
 
 
-def test_batches_that_cannot_split_run_whole():
+def _loss_session(n: int = 16):
+    """A session of the small CNN whose loss plan runs split (its first run will fork the worker)."""
     g, t = _cnn()
     sess = tf.Session(graph=g)
     sess.run(t["init"])
-    x, y = _batch(16)
-    plan = _split_plan(sess, t["loss"], {t["x"]: x, t["y"]: y})
+    x, y = _batch(n)
+    return g, t, sess, x, y, _split_plan(sess, t["loss"], {t["x"]: x, t["y"]: y})
+
+
+def test_batches_that_cannot_split_run_whole():
+    g, t, sess, x, y, plan = _loss_session()
     try:
         base = sess.run(t["loss"], {t["x"]: x, t["y"]: y})  # sizes the regions for 16 rows
         runner = plan.split_runner
@@ -200,12 +205,8 @@ def test_an_error_in_the_workers_rows_is_the_error_of_one_process():
 @pytest.mark.parametrize("asleep", [False, True])
 def test_a_dead_worker_falls_back_to_one_process(monkeypatch, asleep):
     monkeypatch.setattr(split_process, "IDLE_SPIN", 0.001 if asleep else 60.0)
-    g, t = _cnn()
-    sess = tf.Session(graph=g)
-    sess.run(t["init"])
-    x, y = _batch(16)
+    g, t, sess, x, y, plan = _loss_session()
     feed = {t["x"]: x, t["y"]: y}
-    plan = _split_plan(sess, t["loss"], feed)
     try:
         want = sess.run(t["loss"], feed)
         runner = plan.split_runner
@@ -330,11 +331,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_closing_the_session_ends_the_worker():
-    g, t = _cnn()
-    sess = tf.Session(graph=g)
-    sess.run(t["init"])
-    x, y = _batch(16)
-    plan = _split_plan(sess, t["loss"], {t["x"]: x, t["y"]: y})
+    g, t, sess, x, y, plan = _loss_session()
     sess.run(t["loss"], {t["x"]: x, t["y"]: y})
     pid = plan.split_runner.pid
     assert not _gone(pid)
