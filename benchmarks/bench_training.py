@@ -120,7 +120,7 @@ class FGModel:
             init = tf.global_variables_initializer()
         if threads:
             config = tf.ConfigProto(inter_op_parallelism_threads=threads, intra_op_parallelism_threads=threads)
-        else:  # library defaults; ``serial`` keeps BLAS's threads but runs the plan on the caller's thread
+        else:  # library defaults; ``serial``: no parallel executor (BLAS threads, pieces and a worker process may still run)
             config = tf.ConfigProto(inter_op_parallelism_threads=1) if serial else None
         self.sess = tf.Session(graph=self.graph, config=config)
         self.sess.run(init)
@@ -745,7 +745,7 @@ def markdown(info: dict, results: list[dict], check: list | None, command: str) 
                 "| workload | flowgraph (img/s) | PyTorch CPU (img/s) | hand-written NumPy (img/s) | flowgraph / PyTorch "
                 "| flowgraph / NumPy |"
             )
-            + (" flowgraph, serial plan (img/s) |" if serial else ""),
+            + (" flowgraph, inter_op_parallelism_threads=1 (img/s) |" if serial else ""),
             "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if serial else ""),
         ]
         for row in res["rows"]:
@@ -842,7 +842,7 @@ def main() -> None:
     ap.add_argument(
         "--no-serial-variant",
         action="store_true",
-        help="leave out the extra 'flowgraph, serial plan' peer of the library-default setting",
+        help="leave out the extra flowgraph peer with inter_op_parallelism_threads=1 (no parallel executor) of the library-default setting",
     )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     ap.add_argument("--skip-check", action="store_true", help="skip the same-weights loss cross-check")
