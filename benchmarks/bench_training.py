@@ -120,7 +120,7 @@ class FGModel:
             init = tf.global_variables_initializer()
         if threads:
             config = tf.ConfigProto(inter_op_parallelism_threads=threads, intra_op_parallelism_threads=threads)
-        else:  # library defaults; ``serial``: no parallel executor (BLAS threads, pieces and a worker process may still run)
+        else:  # library defaults; ``serial``: no parallel executor (BLAS threads and a worker may still run)
             config = tf.ConfigProto(inter_op_parallelism_threads=1) if serial else None
         self.sess = tf.Session(graph=self.graph, config=config)
         self.sess.run(init)
