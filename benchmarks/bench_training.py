@@ -842,7 +842,7 @@ def main() -> None:
     ap.add_argument(
         "--no-serial-variant",
         action="store_true",
-        help="leave out the extra flowgraph peer with inter_op_parallelism_threads=1 (no parallel executor) of the library-default setting",
+        help="leave out the extra flowgraph peer with inter_op_parallelism_threads=1 (library-default setting)",
     )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     ap.add_argument("--skip-check", action="store_true", help="skip the same-weights loss cross-check")
