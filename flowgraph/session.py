@@ -732,7 +732,8 @@ class BaseSession:
         runner = plan.split_runner
         if plan.batch_split is False and runner is None:  # splitting ended (no worker could start)
             return entry.fn(*args)
-        with _blas_shared_by(ONE_BLAS_THREAD):
+        # Each process gets half the cores' BLAS threads (the worker sets its own when forked).
+        with _blas_shared_by(ONE_BLAS_THREAD if split_process.blas_threads() == 1 else 2):
             if runner is None:
                 batch = split_process.batch_of(plan.split_program, tuple(args))
                 if batch is None:

@@ -493,12 +493,12 @@ def _widen(shape: Any, rows: Rows) -> Any:
 
 
 def _worker_setup(intra: Any) -> None:
-    """In the forked worker: one BLAS thread and no intra-op pieces (the main process has the other core)."""
+    """In the forked worker: half the cores' BLAS threads (the main process has the others), no pieces."""
     from flowgraph.runtime.intra_op import BLAS
 
     for c in BLAS._blas():
         try:
-            c.set_num_threads(1)
+            c.set_num_threads(blas_threads())
         except Exception:  # noqa: BLE001 - an unknown BLAS keeps its threads
             pass
     if intra is not None:
@@ -530,6 +530,11 @@ def _stop(h: Any, wake_w: int, pid: int, mm: Any) -> None:
             os.close(wake_w)
         except OSError:
             pass
+
+
+def blas_threads() -> int:
+    """BLAS threads for each of the two processes: half the cores (one on a 2-core machine)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def batch_of(program: SplitProgram, feeds: tuple) -> int | None:
