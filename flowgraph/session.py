@@ -732,8 +732,11 @@ class BaseSession:
         runner = plan.split_runner
         if plan.batch_split is False and runner is None:  # splitting ended (no worker could start)
             return entry.fn(*args)
-        # Each process gets half the cores' BLAS threads (the worker sets its own when forked).
-        with _blas_shared_by(ONE_BLAS_THREAD if split_process.blas_threads() == 1 else 2):
+        # This process gets its share of the cores' BLAS threads (the workers set theirs when forked).
+        share = ONE_BLAS_THREAD
+        if runner is not None and split_process.blas_threads(runner.workers) > 1:
+            share = runner.workers + 1
+        with _blas_shared_by(share):
             if runner is None:
                 batch = split_process.batch_of(plan.split_program, tuple(args))
                 if batch is None:

@@ -1,11 +1,13 @@
-"""Batch-split runs: a forked worker process computes the second part of the batch beside the caller.
+"""Batch-split runs: forked worker processes compute parts of the batch beside the caller.
 
 Threads cannot share a CNN step on these machines: its hundred-odd NumPy calls of 10-100 us each
 serialise on the GIL, and every GIL hand-off waits for a sleeping thread to wake (measured 1.04-1.2x
 on two threads, ``runtime/intra_op.py``). Two processes have no GIL between them. The worker is
 forked from the session's process once per plan, so it holds the same bound kernels; it runs the
 plan's per-example steps (``batch_split.analyse``) on its rows of the batch while the main process
-runs them on its own rows plus every other step, and the two meet only where values cross:
+runs them on its own rows plus every other step, and they meet only where values cross (one
+worker on two cores; up to one per further core on larger machines, each with at least
+``MIN_ROWS`` rows):
 
 - replicated values worker steps read (weights, the learning rate) go main -> worker;
 - partial sums (weight gradients, the loss) and split values the main process needs whole go
@@ -39,9 +41,15 @@ from flowgraph.runtime.executor import StepFailure, _store
 #: Seconds the worker spins for the next run before it sleeps on its pipe.
 IDLE_SPIN = 0.005
 
-# Header words (int64) of the shared mapping.
-_RUN, _ABORT, _DONE, _ERROR, _SLEEPING, _TOTAL, _MAIN_ROWS, _QUIT = range(8)
-_HEADER_WORDS = 16
+#: Fewest batch rows per process when choosing how many workers to fork (the batch-minor
+#: convolutions want runs of at least 16 images).
+MIN_ROWS = 16
+
+# Header words (int64) of the shared mapping: a few for the run, then a group per worker.
+_RUN, _ABORT, _QUIT, _TOTAL = range(4)
+_GLOBAL_WORDS = 8
+_DONE, _ERROR, _SLEEPING, _START, _END = range(5)  # offsets in a worker's group
+_WORKER_WORDS = 8
 _CHANNEL_WORDS = 12  # flag, dtype char, ndim, up to 9 dims
 _MAX_NDIM = 9
 _ERROR_BYTES = 4096
@@ -49,7 +57,7 @@ _ALIGN = 64
 
 
 class WorkerFailed(RuntimeError):
-    """The worker process failed or died during a run (the message says which op or how).
+    """A worker process failed or died during a run (the message says which op or how).
 
     ``rerun``: no stateful op had run yet, so the whole run can be done again in one process
     (which then raises the error a single-process run raises, with its usual message).
@@ -61,7 +69,7 @@ class WorkerFailed(RuntimeError):
 class _Channel:
     """One value's region in the shared mapping: header words at ``word``, data at ``offset``."""
 
-    __slots__ = ("word", "offset", "capacity", "view", "seen")
+    __slots__ = ("capacity", "offset", "seen", "view", "word")
 
     def __init__(self, word: int, offset: int, capacity: int) -> None:
         self.word = word
@@ -75,70 +83,125 @@ def _round_up(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
+def workers_for(batch: int) -> int:
+    """How many workers to fork for batches of ``batch`` rows: one per further core, while each
+    process keeps ``MIN_ROWS`` rows (always at least one)."""
+    return max(1, min((os.cpu_count() or 2) - 1, batch // MIN_ROWS - 1))
+
+
+def blas_threads(workers: int = 1) -> int:
+    """BLAS threads for each of the ``workers + 1`` processes: their share of the cores."""
+    return max(1, (os.cpu_count() or 2) // (workers + 1))
+
+
 class SplitRunner:
-    """Runs one plan split across this process and a forked worker (see the module docstring)."""
+    """Runs one plan split across this process and forked workers (see the module docstring)."""
 
     def __init__(self, plan: Any, program: SplitProgram, sizes: dict[int, int], feed_sizes: list[int],
-                 batch: int, intra: Any = None) -> None:
+                 batch: int, intra: Any = None, workers: int | None = None) -> None:
         self.plan = plan
         self.intra = intra
         self.program = program
         #: The largest batch the regions were sized for (the first run's).
         self.batch = batch
+        self.workers = k = workers if workers is not None else workers_for(batch)
         self.worker_set = frozenset(program.worker_steps)
         self.send = frozenset(program.send)
         self.publish = frozenset(program.gather) | frozenset(program.merge)
         self.feed_split = frozenset(plan.feed_slots[i] for i in program.split_feeds)
-        self.feed_sent = frozenset(plan.feed_slots[i] for i in program.sent_feeds)
         self.rows = Rows()
         #: One split run at a time: a caller that finds it taken runs in one process instead.
         self.lock = threading.Lock()
         self.seq = 0
-        self.pid = 0
+        self.pids: list[int] = []
+        self.index = -1  # in a worker: which one (0-based); -1 in the main process
         self.failed: str | None = None
-        # Regions: one per crossing value, fed or computed.
-        channels: dict[Any, _Channel] = {}
-        word = _HEADER_WORDS
+        # Regions: one per crossing value and reader; a split value's hold a worker's rows only.
+        most_rows = -(-batch // (k + 1)) + 1
+
+        def rows_of(nbytes: int) -> int:
+            return -(-nbytes // batch) * most_rows
+
+        keys: list[tuple[Any, int]] = []
+        for i in program.split_feeds:
+            keys += [(("feed", i, w), rows_of(feed_sizes[i])) for w in range(k)]
+        keys += [(("feed", i), feed_sizes[i]) for i in program.sent_feeds]
+        keys += [(s, sizes.get(s, 0)) for s in sorted(self.send)]
+        for s in sorted(self.publish):
+            n = sizes.get(s, 0)
+            keys += [((s, w), rows_of(n) if program.kind.get(s) == S else n) for w in range(k)]
+        word = _GLOBAL_WORDS + _WORKER_WORDS * k
         offset = 0
-        keys: list[tuple[Any, int]] = [(("feed", i), feed_sizes[i]) for i in program.split_feeds + program.sent_feeds]
-        keys += [(s, sizes.get(s, 0)) for s in sorted(self.send | self.publish)]
+        channels: dict[Any, _Channel] = {}
         for key, nbytes in keys:
             channels[key] = _Channel(word, offset, max(nbytes, 8))
             word += _CHANNEL_WORDS
             offset += _round_up(max(nbytes, 8))
         self.channels = channels
-        header_bytes = _round_up(word * 8)
-        self.error_at = header_bytes
-        self.data_at = header_bytes + _ERROR_BYTES
+        self.error_at = _round_up(word * 8)
+        self.data_at = self.error_at + _ERROR_BYTES * k
         self.mm = mmap.mmap(-1, self.data_at + max(offset, _ALIGN))
         self.h = memoryview(self.mm)[: word * 8].cast("q")
-        self.wake_r, self.wake_w = os.pipe()
+        self.pipes = [os.pipe() for _ in range(k)]
         self._programs()
         self._start()
-        self._finalizer = weakref.finalize(self, _stop, self.h, self.wake_w, self.pid, self.mm)
+        self._finalizer = weakref.finalize(self, _stop, self.h, [w for _, w in self.pipes], list(self.pids), k)
 
-    # -- the worker ------------------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        """The first worker's process id."""
+        return self.pids[0]
+
+    def word(self, w: int, what: int) -> int:
+        """Index of header word ``what`` (``_DONE``, ``_ERROR``, ...) of worker ``w``."""
+        return _GLOBAL_WORDS + _WORKER_WORDS * w + what
+
+    def error_seq(self, w: int = 0) -> int:
+        """The last run worker ``w`` reported an error in (0: none)."""
+        return self.h[self.word(w, _ERROR)]
+
+    def sleeping(self, w: int = 0) -> bool:
+        return bool(self.h[self.word(w, _SLEEPING)])
+
+    # -- the workers -----------------------------------------------------------------------------
     def _start(self) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        parent = self.parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the worker: serve runs until told to quit or the parent is gone
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-                os.close(self.wake_w)
-                _worker_setup(self.intra)
-                self._serve(parent)
-            except BaseException:  # noqa: BLE001 - nothing may escape a forked child
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(self.wake_r)
-        self.pid = pid
+        self.parent = os.getpid()
+        try:
+            for w in range(self.workers):
+                pid = os.fork()
+                if pid == 0:  # a worker: serve runs until told to quit or the parent is gone
+                    self._child(w)
+                self.pids.append(pid)
+        except BaseException:
+            _stop(self.h, [wfd for _, wfd in self.pipes], list(self.pids), self.workers)
+            raise
+        finally:
+            for r, _ in self.pipes:
+                os.close(r)
 
-    def _serve(self, parent: int) -> None:
-        h = self.h
+    def _child(self, w: int) -> None:
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+            for i, (r, wfd) in enumerate(self.pipes):
+                os.close(wfd)
+                if i != w:
+                    os.close(r)
+            self.index = w
+            self.wake_r = self.pipes[w][0]
+            self._worker_program(w)
+            _worker_setup(self.intra, self.workers)
+            self._serve()
+        except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+            code = 1
+        finally:
+            os._exit(code)
+
+    def _serve(self) -> None:
+        h, me = self.h, self.index
+        run_done = self.word(me, _DONE)
         last = 0
         yield_ = os.sched_yield
         while True:
@@ -146,7 +209,7 @@ class SplitRunner:
             while h[_RUN] == last and not h[_QUIT]:
                 yield_()  # a thread of the main process (OpenBLAS's) may want this core
                 if time.perf_counter() - t0 > IDLE_SPIN:
-                    self._sleep(parent, last)
+                    self._sleep(last)
                     t0 = time.perf_counter()
             if h[_QUIT]:
                 return
@@ -157,20 +220,21 @@ class SplitRunner:
                 pass
             except BaseException as e:  # noqa: BLE001 - reported to the main process
                 self._report(last, e)
-            h[_DONE] = last
+            h[run_done] = last
 
-    def _sleep(self, parent: int, last: int) -> None:
+    def _sleep(self, last: int) -> None:
         h = self.h
-        h[_SLEEPING] = 1
+        flag = self.word(self.index, _SLEEPING)
+        h[flag] = 1
         timeout = 0.02
         while h[_RUN] == last and not h[_QUIT]:
             ready, _, _ = select.select([self.wake_r], [], [], timeout)
             if ready and not os.read(self.wake_r, 64):
                 h[_QUIT] = 1  # the main process closed its end: it is gone
-            if os.getppid() != parent:
+            if os.getppid() != self.parent:
                 h[_QUIT] = 1
             timeout = min(timeout * 2, 1.0)
-        h[_SLEEPING] = 0
+        h[flag] = 0
 
     def _report(self, seq: int, e: BaseException) -> None:
         op = getattr(e, "_flowgraph_op", None)
@@ -178,14 +242,14 @@ class SplitRunner:
         if op is not None:
             text = f"op '{op}': {text}"
         data = text.encode("utf-8", "replace")[: _ERROR_BYTES - 8]
-        self.mm[self.error_at : self.error_at + 8] = len(data).to_bytes(8, "little")
-        self.mm[self.error_at + 8 : self.error_at + 8 + len(data)] = data
-        self.h[_ERROR] = seq
+        at = self.error_at + _ERROR_BYTES * self.index
+        self.mm[at : at + 8] = len(data).to_bytes(8, "little")
+        self.mm[at + 8 : at + 8 + len(data)] = data
+        self.h[self.word(self.index, _ERROR)] = seq
 
     def _worker_run(self, seq: int) -> None:
-        h, rows = self.h, self.rows
-        total = h[_TOTAL]
-        rows.n, rows.total = total - h[_MAIN_ROWS], total
+        h, rows, me = self.h, self.rows, self.index
+        rows.n, rows.total = h[self.word(me, _END)] - h[self.word(me, _START)], h[_TOTAL]
         try:
             self.worker_fn(seq)
         except (_Aborted, WorkerFailed):
@@ -196,46 +260,33 @@ class SplitRunner:
                 e._flowgraph_op = step.op.name  # type: ignore[attr-defined]
             raise
 
-    def _programs(self) -> None:
-        """Generates each side's run as one straight-line function (as ``compile_serial`` does).
-
-        The main process runs every step, per-example ones on its own rows; a step that needs a
-        split, partial or local value whole gets it (``w<slot>``) the first time one needs it.
-        """
-        plan, prog = self.plan, self.program
-        kind, consts = prog.kind, plan.const_slots
-        env: dict[str, Any] = {
-            "put": self._put, "take": self._take, "rows": self.rows, "R_": self, "np": np,
-            "gather": lambda local, key, seq: np.concatenate((np.asarray(local), self._take(key, seq)), axis=0),
-            "merge": lambda local, key, seq: np.add(local, self._take(key, seq)),
-            "widen": _widen,
-        }
-        for c, v in consts.items():
+    def _env(self) -> dict[str, Any]:
+        env: dict[str, Any] = {"put": self._put, "take": self._take, "rows": self.rows, "R_": self}
+        for c, v in self.plan.const_slots.items():
             env[f"c{c}"] = v
+        return env
 
-        def ref(slot: int) -> str:
-            return f"c{slot}" if slot in consts else f"s{slot}"
+    def _call(self, env: dict, i: int, st: Any, args: str) -> str:
+        env[f"k{i}"] = st.kernel
+        fix = self.program.adjust.get(i)
+        if fix is None:
+            return f"k{i}({args})"
+        env[f"fx{i}"] = fix
+        return f"fx{i}(k{i}({args}), rows)"
 
-        def target(outs: tuple) -> str:
-            names = ["_" if o < 0 else f"s{o}" for o in outs]
-            return names[0] if len(names) == 1 else ", ".join(names) + ","
+    def _ref(self, slot: int) -> str:
+        return f"c{slot}" if slot in self.plan.const_slots else f"s{slot}"
 
-        def call(i: int, st: Any, args: str) -> str:
-            env[f"k{i}"] = st.kernel
-            fix = prog.adjust.get(i)
-            if fix is None:
-                return f"k{i}({args})"
-            env[f"fx{i}"] = fix
-            return f"fx{i}(k{i}({args}), rows)"
-
-        # The worker.
-        feed_pos = {plan.feed_slots[i]: i for i in range(len(plan.feed_slots))}
+    def _worker_program(self, w: int) -> None:
+        """Generates worker ``w``'s run as one straight-line function (as ``compile_serial`` does)."""
+        plan, prog = self.plan, self.program
+        env = self._env()
         lines, line_step = ["def _worker(seq):"], [-1, -1]
         for i in prog.split_feeds + prog.sent_feeds:
-            env[f"K{i}"] = ("feed", i)
+            env[f"K{i}"] = ("feed", i, w) if i in prog.split_feeds else ("feed", i)
             lines.append(f"    s{plan.feed_slots[i]} = take(K{i}, seq)")
             line_step.append(-1)
-        got = set(consts) | {plan.feed_slots[i] for i in prog.split_feeds + prog.sent_feeds}
+        got = set(plan.const_slots) | {plan.feed_slots[i] for i in prog.split_feeds + prog.sent_feeds}
         for i in prog.worker_steps:
             st = plan.steps[i]
             for r in dict.fromkeys(st.in_slots):
@@ -243,13 +294,14 @@ class SplitRunner:
                     got.add(r)
                     lines.append(f"    s{r} = take({r}, seq)")
                     line_step.append(i)
-            body = call(i, st, ", ".join(ref(x) for x in st.in_slots))
-            lines.append(f"    {target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
+            body = self._call(env, i, st, ", ".join(self._ref(x) for x in st.in_slots))
+            lines.append(f"    {_target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
             line_step.append(i)
             got.update(st.out_slots)
             for o in st.out_slots:
                 if o in self.publish:
-                    lines.append(f"    put({o}, s{o}, seq)")
+                    env[f"P{o}"] = (o, w)
+                    lines.append(f"    put(P{o}, s{o}, seq)")
                     line_step.append(i)
             for f in prog.worker_frees.get(i, ()):
                 lines.append(f"    s{f} = None")
@@ -257,17 +309,33 @@ class SplitRunner:
         lines.append("    return None")
         self.worker_fn, self.worker_lines = _compiled(lines, env, "_worker", _WORKER_FILE), line_step
 
-        # The main process.
-        n_feeds = len(plan.feed_slots)
+    def _programs(self) -> None:
+        """Generates the main process's run: every step, per-example ones on its own rows; a step
+        that needs a split, partial or local value whole gets it (``w<slot>``) the first time."""
+        plan, prog, k = self.plan, self.program, self.workers
+        kind = prog.kind
+        env = self._env()
+        env["widen"] = _widen
+
+        def gather(local: Any, slot: int, seq: int) -> Any:
+            return np.concatenate([np.asarray(local)] + [self._take((slot, w), seq) for w in range(k)], axis=0)
+
+        def merge(local: Any, slot: int, seq: int) -> Any:
+            total = np.add(local, self._take((slot, 0), seq))
+            for w in range(1, k):  # in worker order, so every run adds the same way
+                total = np.add(total, self._take((slot, w), seq))
+            return total
+
+        env["gather"], env["merge"] = gather, merge
+        feed_pos = {plan.feed_slots[i]: i for i in range(len(plan.feed_slots))}
         lines, line_step = ["def _main(feeds, mine, seq):"], [-1, -1]
-        if n_feeds:
-            lines.append("    " + ", ".join(f"f{i}" for i in range(n_feeds)) + ", = feeds")
+        if feed_pos:
+            lines.append("    " + ", ".join(f"f{i}" for i in range(len(plan.feed_slots))) + ", = feeds")
             line_step.append(-1)
         whole: set[int] = set()
         for s_, i in feed_pos.items():
             if s_ in self.feed_split:
-                lines.append(f"    s{s_} = f{i}[:mine]")
-                lines.append(f"    w{s_} = f{i}")
+                lines += [f"    s{s_} = f{i}[:mine]", f"    w{s_} = f{i}"]
                 whole.add(s_)
                 line_step += [-1, -1]
             else:
@@ -275,12 +343,12 @@ class SplitRunner:
                 line_step.append(-1)
 
         def whole_ref(slot: int, i: int) -> str:
-            k = kind.get(slot, R)
-            if k == R:
-                return ref(slot)
+            kd = kind.get(slot, R)
+            if kd == R:
+                return self._ref(slot)
             if slot not in whole:
                 whole.add(slot)
-                how = {S: "gather", P: "merge"}.get(k)
+                how = {S: "gather", P: "merge"}.get(kd)
                 expr = f"widen(s{slot}, rows)" if how is None else f"{how}(s{slot}, {slot}, seq)"
                 lines.append(f"    w{slot} = {expr}")
                 line_step.append(i)
@@ -288,12 +356,12 @@ class SplitRunner:
 
         for i, st in enumerate(plan.steps):
             local = i in self.worker_set or i in prog.main_local
-            args = ", ".join(ref(x) if local else whole_ref(x, i) for x in st.in_slots)
+            args = ", ".join(self._ref(x) if local else whole_ref(x, i) for x in st.in_slots)
             if st.for_op is None and st.op._opdef.stateful:  # from here on a failed run cannot be redone
                 lines.append("    R_.touched = True")
                 line_step.append(i)
-            body = call(i, st, args)
-            lines.append(f"    {target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
+            body = self._call(env, i, st, args)
+            lines.append(f"    {_target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
             line_step.append(i)
             for o in st.out_slots:
                 if o in self.send:
@@ -325,10 +393,10 @@ class SplitRunner:
             h, w = self.h, ch.word
             h[w + 1] = ord(a.dtype.char)
             h[w + 2] = a.ndim
-            for k, d in enumerate(a.shape):
-                h[w + 3 + k] = d
+            for d_i, d in enumerate(a.shape):
+                h[w + 3 + d_i] = d
         np.copyto(view, a)
-        self.h[ch.word] = seq  # after the data: the reader trusts the data once it sees the flag
+        self.h[ch.word] = seq  # after the data: a reader trusts the data once it sees the flag
 
     def _take(self, key: Any, seq: int) -> Any:
         """The value in ``key``'s region for run ``seq`` (a read-only view), waiting for it."""
@@ -347,83 +415,94 @@ class SplitRunner:
 
     def _wait(self, word: int, seq: int, errors: bool = True) -> None:
         """Spins until header word ``word`` reads ``seq``; in the main process raises ``WorkerFailed``
-        when the worker reports an error in run ``seq`` (``errors``) or is gone."""
+        when a worker reports an error in run ``seq`` (``errors``) or is gone."""
         h = self.h
-        main = self.pid != 0
+        main = self.index < 0
         spins = 0
         yield_ = os.sched_yield
         while h[word] != seq:
             spins += 1
             if spins > 64:
-                # The other process may share this core (with OpenBLAS's idle threads spinning on the
-                # other one for 0.1 s after each multi-threaded call): give it the core.
+                # Another process may share this core (with OpenBLAS's idle threads spinning for
+                # 0.1 s after each multi-threaded call): give it the core.
                 yield_()
             if spins & 255:
                 continue
             if main:
-                if errors and h[_ERROR] == seq:
-                    raise WorkerFailed(self._error_text())
+                if errors:
+                    for w in range(self.workers):
+                        if h[self.word(w, _ERROR)] == seq:
+                            raise WorkerFailed(self._error_text(w))
                 if spins & 4095 == 0 and not self._alive():
-                    raise WorkerFailed(f"the batch-split worker process (pid {self.pid}) died: {self.failed}")
+                    raise WorkerFailed(f"a batch-split worker process died: {self.failed}")
             elif h[_ABORT] == seq or h[_QUIT]:
                 raise _Aborted
             elif spins & 4095 == 0 and os.getppid() != self.parent:  # the main process died mid-run
                 h[_QUIT] = 1
                 raise _Aborted
 
-    def _error_text(self) -> str:
-        n = int.from_bytes(self.mm[self.error_at : self.error_at + 8], "little")
-        return "the batch-split worker process failed: " + self.mm[self.error_at + 8 : self.error_at + 8 + n].decode(
-            "utf-8", "replace"
-        )
+    def _error_text(self, w: int) -> str:
+        at = self.error_at + _ERROR_BYTES * w
+        n = int.from_bytes(self.mm[at : at + 8], "little")
+        text = self.mm[at + 8 : at + 8 + n].decode("utf-8", "replace")
+        return f"the batch-split worker process {self.pids[w]} failed: {text}"
 
     def _alive(self) -> bool:
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.pid, 0
-        if pid == 0:
-            return True
-        self.failed = f"exit status {os.waitstatus_to_exitcode(status)}"
-        return False
+        """False (and ``failed`` set) once any worker has exited."""
+        for pid in self.pids:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                self.failed = f"process {pid}, exit status {os.waitstatus_to_exitcode(status)}"
+                return False
+        return True
 
     # -- the main process's side ---------------------------------------------------------------
     def fits(self, feeds: tuple) -> bool:
-        """Whether this run can be split: one common batch of at least two rows, within the regions."""
+        """Whether this run can be split: one common batch with a row for every process, within
+        the regions."""
         if self.failed is not None:
             return False
         n = batch_of(self.program, feeds)
-        if n is None or n > self.batch:
+        if n is None or n > self.batch or n < self.workers + 1:
             return False
         return all(np.asarray(feeds[i]).nbytes <= self.channels[("feed", i)].capacity for i in self.program.sent_feeds)
 
     def run(self, feeds: tuple) -> tuple:
         """One split run (``fits(feeds)`` and ``lock`` held); returns the fetches like ``run_loop``."""
-        prog, h = self.program, self.h
-        if h[_DONE] != self.seq:  # the previous run's worker side is still finishing (an abort)
-            self._wait(_DONE, self.seq, errors=False)
+        prog, h, k = self.program, self.h, self.workers
+        for w in range(k):  # the previous run's worker side may still be finishing (an abort)
+            if h[self.word(w, _DONE)] != self.seq:
+                self._wait(self.word(w, _DONE), self.seq, errors=False)
         seq = self.seq + 1
         total = int(np.shape(feeds[prog.split_feeds[0]])[0])
-        mine = total // 2
+        bounds = [total * p // (k + 1) for p in range(k + 2)]
+        mine = bounds[1]
         rows = self.rows
         rows.n, rows.total = mine, total
-        h[_TOTAL], h[_MAIN_ROWS] = total, mine
-        for i in prog.split_feeds:
-            self._put(("feed", i), feeds[i][mine:], seq)
+        h[_TOTAL] = total
+        for w in range(k):
+            h[self.word(w, _START)], h[self.word(w, _END)] = bounds[w + 1], bounds[w + 2]
+            for i in prog.split_feeds:
+                self._put(("feed", i, w), feeds[i][bounds[w + 1] : bounds[w + 2]], seq)
         for i in prog.sent_feeds:
             self._put(("feed", i), feeds[i], seq)
         self.seq = seq
         h[_RUN] = seq
         self.touched = False
-        if h[_SLEEPING]:
-            try:
-                os.write(self.wake_w, b"!")
-            except OSError:  # the worker's end is closed: it is gone
-                if self._alive():
-                    self.failed = "it closed its end of the wake-up pipe"
-                e = WorkerFailed(f"the batch-split worker process (pid {self.pid}) died: {self.failed}")
-                e.rerun = True
-                raise e from None
+        for w in range(k):
+            if h[self.word(w, _SLEEPING)]:
+                try:
+                    os.write(self.pipes[w][1], b"!")
+                except OSError:  # the worker's end is closed: it is gone
+                    if self._alive():
+                        self.failed = f"process {self.pids[w]} closed its end of the wake-up pipe"
+                    e = WorkerFailed(f"a batch-split worker process died: {self.failed}")
+                    e.rerun = True
+                    h[_ABORT] = seq
+                    raise e from None
         try:
             return self._main_run(feeds, seq, mine)
         except BaseException as e:
@@ -448,6 +527,11 @@ class SplitRunner:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _target(outs: tuple) -> str:
+    names = ["_" if o < 0 else f"s{o}" for o in outs]
+    return names[0] if len(names) == 1 else ", ".join(names) + ","
 
 
 class _Aborted(Exception):
@@ -492,13 +576,13 @@ def _widen(shape: Any, rows: Rows) -> Any:
     return v
 
 
-def _worker_setup(intra: Any) -> None:
-    """In the forked worker: half the cores' BLAS threads (the main process has the others), no pieces."""
+def _worker_setup(intra: Any, workers: int) -> None:
+    """In a forked worker: its share of the cores' BLAS threads, no intra-op pieces."""
     from flowgraph.runtime.intra_op import BLAS
 
     for c in BLAS._blas():
         try:
-            c.set_num_threads(blas_threads())
+            c.set_num_threads(blas_threads(workers))
         except Exception:  # noqa: BLE001 - an unknown BLAS keeps its threads
             pass
     if intra is not None:
@@ -506,35 +590,35 @@ def _worker_setup(intra: Any) -> None:
         intra.threads = 1
 
 
-def _stop(h: Any, wake_w: int, pid: int, mm: Any) -> None:
-    """Tells the worker to quit and reaps it (a session's close, or the runner's collection)."""
+def _stop(h: Any, wake_fds: list[int], pids: list[int], workers: int) -> None:
+    """Tells the workers to quit and reaps them (a session's close, or the runner's collection)."""
     try:
         h[_QUIT] = 1
-        try:
-            os.write(wake_w, b"!")
-        except OSError:
-            pass
-        deadline = time.monotonic() + 2.0
-        while True:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done or time.monotonic() > deadline:
-                break
-            time.sleep(0.001)
-        if not done:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    except (ChildProcessError, ProcessLookupError, OSError):
+    except (ValueError, TypeError):
         pass
-    finally:
+    for fd in wake_fds:
         try:
-            os.close(wake_w)
+            os.write(fd, b"!")
         except OSError:
             pass
-
-
-def blas_threads() -> int:
-    """BLAS threads for each of the two processes: half the cores (one on a 2-core machine)."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    deadline = time.monotonic() + 2.0
+    for pid in pids:
+        try:
+            while True:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done or time.monotonic() > deadline:
+                    break
+                time.sleep(0.001)
+            if not done:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except (ChildProcessError, ProcessLookupError, OSError):
+            pass
+    for fd in wake_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def batch_of(program: SplitProgram, feeds: tuple) -> int | None:

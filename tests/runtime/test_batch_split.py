@@ -134,7 +134,7 @@ def _compare(x, fetches, n=N):
         for _ in range(2):  # the first split run sizes the regions and forks the worker
             got = sess.run(fetches, feed)
         assert plan.split_runner is not None and plan.split_runner.seq == 1
-        assert plan.split_runner.h[3] == 0  # the worker reported no error (else the run was redone whole)
+        assert plan.split_runner.error_seq() == 0  # no worker error (else the run was redone whole)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert np.shape(a) == np.shape(b)

@@ -97,6 +97,43 @@ def test_split_training_matches_one_process():
         s2.close()
 
 
+@pytest.mark.parametrize("cores, n, workers", [(3, 48, 2), (4, 70, 3)])
+def test_several_workers_on_larger_machines(monkeypatch, cores, n, workers):
+    """One worker per further core while each process keeps 16 rows; uneven rows; same numbers."""
+    s1, _, want_losses, want_logits, want_w = _train(False, 4, n=n)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    s2, plan, losses, logits, weights = _train(True, 4, n=n)
+    try:
+        assert plan.split_runner.workers == workers and len(set(plan.split_runner.pids)) == workers
+        assert _worker_errors(plan) == 0
+        np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+        np.testing.assert_allclose(logits, want_logits, rtol=1e-4, atol=1e-5)
+        for a, b in zip(weights, want_w):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        pids = plan.split_runner.pids
+    finally:
+        s1.close()
+        s2.close()
+    assert all(_gone(p) for p in pids)
+
+
+def test_an_error_in_the_last_workers_rows(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    g, t, sess, x, y, plan = _loss_session(n=48)
+    bad = y.copy()
+    bad[-1] = 99  # in the second worker's rows only
+    try:
+        sess.run(t["loss"], {t["x"]: x, t["y"]: y})
+        assert plan.split_runner.workers == 2
+        with pytest.raises(tf.errors.InvalidArgumentError, match="99"):
+            sess.run(t["loss"], {t["x"]: x, t["y"]: bad})
+        assert plan.split_runner.error_seq(1) == plan.split_runner.seq and plan.split_runner.error_seq(0) == 0
+        sess.run(t["loss"], {t["x"]: x, t["y"]: y})
+        assert plan.split_runner.seq == 2
+    finally:
+        sess.close()
+
+
 def test_split_run_with_a_fed_learning_rate_and_an_odd_batch():
     s1, _, want, _, want_w = _train(False, 3, n=33, lr_fed=True)
     s2, plan, got, _, weights = _train(True, 3, n=33, lr_fed=True)
@@ -211,7 +248,7 @@ def test_a_dead_worker_falls_back_to_one_process(monkeypatch, asleep):
         want = sess.run(t["loss"], feed)
         runner = plan.split_runner
         if asleep:  # killed in its sleep: the wake-up finds its pipe closed
-            _wait_until(lambda: runner.h[4] == 1)
+            _wait_until(runner.sleeping)
         os.kill(runner.pid, signal.SIGKILL)
         time.sleep(0.05)
         assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5)  # redone in one process
@@ -307,7 +344,7 @@ def test_the_worker_ends_when_the_main_process_dies():
 
 def _worker_errors(plan) -> int:
     """The last run the worker reported an error for (0: none), from the shared header."""
-    return plan.split_runner.h[3]
+    return max(plan.split_runner.error_seq(w) for w in range(plan.split_runner.workers))
 
 
 def _wait_until(cond, seconds: float = 5.0) -> None:
@@ -349,7 +386,7 @@ def test_the_worker_sleeps_when_idle_and_wakes_for_a_run(monkeypatch):
         plan = _split_plan(sess, t["loss"], feed)
         want = sess.run(t["loss"], feed)
         runner = plan.split_runner
-        _wait_until(lambda: runner.h[4] == 1)  # the header's sleeping word
+        _wait_until(runner.sleeping)
         seq = runner.seq
         assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-6)
         assert runner.seq == seq + 1
