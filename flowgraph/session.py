@@ -363,7 +363,7 @@ def _session_for(graph: Graph, session: Session | None) -> Session:
 
 
 def _stop_split(plan: Plan) -> None:
-    """Ends a plan's batch-split worker process, if it has one."""
+    """Ends a plan's batch-split worker processes, if it has any."""
     runner, plan.split_runner = plan.split_runner, None
     if runner is not None:
         runner.close()
@@ -722,11 +722,11 @@ class BaseSession:
         return results
 
     def _split_run(self, entry: _Signature, args: list | tuple) -> tuple:
-        """A run with the batch split between this process and the plan's worker (``split_process``).
+        """A run with the batch split between this process and the plan's workers (``split_process``).
 
         The plan's first such run is an ordinary one that sizes the shared regions, then forks the
-        worker. Runs whose feeds do not split (batches that disagree, are too small, or outgrow
-        the regions) run whole; a worker that fails ends splitting for the plan.
+        workers. Runs whose feeds do not split (batches that disagree, are too small, or outgrow
+        the regions) run whole; a worker that dies ends splitting for the plan.
         """
         plan = entry.plan
         runner = plan.split_runner
@@ -753,18 +753,18 @@ class BaseSession:
                             plan.batch_split = False
                 return results
             if not runner.fits(tuple(args)) or not runner.lock.acquire(blocking=False):
-                return entry.fn(*args)  # another thread's run has the worker, or this batch doesn't split
+                return entry.fn(*args)  # another thread's run has the workers, or this batch doesn't split
             try:
                 return runner.run(tuple(args))
             except split_process.WorkerFailed as e:
-                if runner.failed is not None:  # the worker is gone: this signature runs in one process
+                if runner.failed is not None:  # a worker is gone: this signature runs in one process
                     plan.batch_split = False
                     _stop_split(plan)
                 if not e.rerun:
                     raise errors.InternalError(None, None, f"{e} (after this run changed state)") from None
             finally:
                 runner.lock.release()
-            # Nothing was changed yet: the run again in one process (its own error, if it has one).
+            # Nothing was changed yet: run again in one process (which raises its own error, if any).
             return entry.fn(*args)
 
     def _resolve_feeds(self, feed_dict: dict) -> tuple:
