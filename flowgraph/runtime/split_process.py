@@ -145,7 +145,9 @@ class SplitRunner:
         self.pipes = [os.pipe() for _ in range(k)]
         self._programs()
         self._start()
-        self._finalizer = weakref.finalize(self, _stop, self.h, [w for _, w in self.pipes], list(self.pids), k)
+        self._finalizer = weakref.finalize(
+            self, _stop, self.h, [w for _, w in self.pipes], list(self.pids), self.parent
+        )
 
     @property
     def pid(self) -> int:
@@ -175,7 +177,7 @@ class SplitRunner:
                     self._child(w)
                 self.pids.append(pid)
         except BaseException:
-            _stop(self.h, [wfd for _, wfd in self.pipes], list(self.pids), self.workers)
+            _stop(self.h, [wfd for _, wfd in self.pipes], list(self.pids), self.parent)
             raise
         finally:
             for r, _ in self.pipes:
@@ -463,7 +465,7 @@ class SplitRunner:
     def fits(self, feeds: tuple) -> bool:
         """Whether this run can be split: one common batch with a row for every process, within
         the regions."""
-        if self.failed is not None:
+        if self.failed is not None or os.getpid() != self.parent:  # (a process forked by the user)
             return False
         n = batch_of(self.program, feeds)
         if n is None or n > self.batch or n < self.workers + 1:
@@ -590,8 +592,14 @@ def _worker_setup(intra: Any, workers: int) -> None:
         intra.threads = 1
 
 
-def _stop(h: Any, wake_fds: list[int], pids: list[int], workers: int) -> None:
-    """Tells the workers to quit and reaps them (a session's close, or the runner's collection)."""
+def _stop(h: Any, wake_fds: list[int], pids: list[int], parent: int) -> None:
+    """Tells the workers to quit and reaps them (a session's close, or the runner's collection).
+
+    Only in the process that forked them: a process the user forks later inherits the runner
+    (and its exit handlers), and must leave the workers to their parent.
+    """
+    if os.getpid() != parent:
+        return
     try:
         h[_QUIT] = 1
     except (ValueError, TypeError):

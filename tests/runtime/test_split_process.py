@@ -342,6 +342,37 @@ def test_the_worker_ends_when_the_main_process_dies():
     _wait_until(lambda: _gone(pid), seconds=10)
 
 
+def test_a_process_forked_by_the_user_leaves_the_workers_alone():
+    """A child of the user's inherits the runner: it runs whole, and its exit stops no worker."""
+    g, t, sess, x, y, plan = _loss_session()
+    feed = {t["x"]: x, t["y"]: y}
+    try:
+        want = sess.run(t["loss"], feed)
+        sess.run(t["loss"], feed)
+        runner = plan.split_runner
+        pid = os.fork()
+        if pid == 0:  # the user's child: use the session, then exit through the exit handlers
+            code = 0
+            try:
+                seq = runner.seq
+                ok = sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5) and runner.seq == seq
+                code = 0 if ok else 3
+            except BaseException:  # noqa: BLE001 - reported through the exit code
+                code = 4
+            finally:
+                import atexit
+
+                atexit._run_exitfuncs()  # what a plain sys.exit would run, finalizers included
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        seq = runner.seq
+        assert sess.run(t["loss"], feed) == pytest.approx(want, rel=1e-5)
+        assert runner.seq == seq + 1 and runner.failed is None and not _gone(runner.pid)
+    finally:
+        sess.close()
+
+
 def _worker_errors(plan) -> int:
     """The last run the worker reported an error for (0: none), from the shared header."""
     return max(plan.split_runner.error_seq(w) for w in range(plan.split_runner.workers))
