@@ -22,6 +22,8 @@ demo: $(PY) system-deps
 test: $(PY) system-deps
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m pytest -n 2 -q
+	@echo "== again, every plan that can split its batch across processes doing so (FLOWGRAPH_BATCH_SPLIT=on)"
+	FLOWGRAPH_BATCH_SPLIT=on $(PY) -m pytest -n 2 -q -p no:cacheprovider
 
 bench: $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'

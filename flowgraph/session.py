@@ -796,6 +796,9 @@ class BaseSession:
                 plan.split_program = batch_split.analyse(plan, feed_tensors)
                 if plan.split_program is not None:
                     plan.batch_split = None  # measured on the first runs
+                    if split_process.forced():  # FLOWGRAPH_BATCH_SPLIT=on: split without measuring
+                        plan.batch_split = plan.tuned = True
+                        plan.intra_pieces = plan.parallel = False
             fn, line_step = compile_serial(plan)
             compiled = _CompiledPlan(plan, fn, line_step, tuple(_feed_checker(t) for t in feed_tensors))
             self._plans[key] = compiled

@@ -664,6 +664,11 @@ def measure_run(plan: Any, feeds: tuple) -> tuple[tuple, dict[int, int]]:
     return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots), sizes
 
 
+def forced() -> bool:
+    """``FLOWGRAPH_BATCH_SPLIT=on``: split every plan that can be, without timing the ways first."""
+    return os.environ.get("FLOWGRAPH_BATCH_SPLIT", "auto").lower() in ("1", "on", "yes", "true")
+
+
 def available() -> bool:
     """Whether this process may fork a worker: Linux, several cores, a BLAS whose threads survive a
     fork (OpenBLAS's pthreads do; an OpenMP runtime may hang in a forked child), not under MPI, and

@@ -448,6 +448,20 @@ def test_switched_off_by_the_environment(monkeypatch):
         assert plan.split_program is None and plan.batch_split is False
 
 
+def test_forced_by_the_environment(monkeypatch):
+    monkeypatch.setenv("FLOWGRAPH_BATCH_SPLIT", "on")
+    g, t = _cnn()
+    x, y = _batch(32)
+    feed = {t["x"]: x, t["y"]: y}
+    with tf.Session(graph=g) as sess:
+        sess.run(t["init"])
+        plan = sess._prepare(t["loss"], feed, None).plan
+        assert plan.batch_split is True and plan.tuned  # no timing runs
+        for _ in range(2):
+            sess.run(t["loss"], feed)
+        assert plan.split_runner.seq == 1 and _worker_errors(plan) == 0
+
+
 def test_single_core_sessions_do_not_split(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     g, t = _cnn()
