@@ -562,7 +562,7 @@ class BaseSession:
         plan = entry.plan
         if self._intra is not None:
             self._intra.enabled = plan.intra_pieces is not False
-        if (plan.parallel or plan.calibrate or plan.intra_pieces is None or plan.blas_one
+        if (plan.parallel or plan.calibrate or plan.intra_pieces is None or plan.blas_one or plan.tuning
                 or plan.batch_split is not False or options is not None or run_metadata is not None):
             results = self._run_general(entry, args, options, run_metadata)
         else:
@@ -610,7 +610,7 @@ class BaseSession:
         plan = entry.plan
         if plan.intra_pieces is None and plan.parallel and not self._autotune:
             plan.intra_pieces = False  # explicit inter-op threads get the cores
-        tune = (plan.intra_pieces is None or plan.batch_split is None
+        tune = (plan.intra_pieces is None or plan.batch_split is None or plan.tuning
                 or (plan.parallel and self._autotune and not getattr(plan, "tuned", False)))
         try:
             if tune and trace is None and not plan.calibrate:
@@ -676,6 +676,7 @@ class BaseSession:
                     for m in group:
                         schedule += [(m, turn >= warm)] * self.TUNING_BLOCK
             plan.tuning_schedule = schedule
+            plan.tuning = True
             plan.tuning_modes = modes = one_blas + others
             plan.tuning_times = {m: [] for m in modes}
         times = plan.tuning_times
@@ -719,6 +720,7 @@ class BaseSession:
             if not plan.batch_split:
                 _stop_split(plan)
             plan.tuned = True
+            plan.tuning = False
         return results
 
     def _split_run(self, entry: _Signature, args: list | tuple) -> tuple:
@@ -741,7 +743,10 @@ class BaseSession:
                 batch = split_process.batch_of(plan.split_program, tuple(args))
                 if batch is None:
                     return entry.fn(*args)
-                results, sizes = split_process.measure_run(plan, tuple(args))
+                results, sizes, work = split_process.measure_run(plan, tuple(args), plan.split_program)
+                if plan.batch_split is None and work < split_process.MIN_WORK_SECONDS:
+                    plan.batch_split = False  # too little per-example work to share: no worker
+                    return results
                 with self._lock:
                     if plan.split_runner is None and not self._closed:
                         feed_sizes = [int(np.asarray(v).nbytes) for v in args]

@@ -80,6 +80,8 @@ class Plan:
     batch_split: bool | None = False
     #: The ``SplitRunner`` (worker process and shared regions), made on the first split run.
     split_runner: Any = None
+    #: True while the session's timing runs of this plan are under way (``Session._tuning_run``).
+    tuning: bool = False
 
 
 def prune(graph: Graph, targets: Sequence[Operation], fed: set[Tensor]) -> list[Operation]:

@@ -643,25 +643,37 @@ def batch_of(program: SplitProgram, feeds: tuple) -> int | None:
     return n if n is not None and n >= 2 else None
 
 
-def measure_run(plan: Any, feeds: tuple) -> tuple[tuple, dict[int, int]]:
-    """A plain serial run that also records each slot's size in bytes (to size the regions)."""
+#: Per-example work (seconds a run, measured on a plan's first split attempt) below which a default
+#: session does not fork a worker to share it: crossing values and waking cost 0.1-0.3 ms a run.
+MIN_WORK_SECONDS = 0.0005
+
+
+def measure_run(plan: Any, feeds: tuple, program: SplitProgram) -> tuple[tuple, dict[int, int], float]:
+    """A plain serial run that also records each slot's size in bytes (to size the regions) and
+    the seconds the per-example steps took (whether a worker could pay)."""
     from flowgraph.runtime.executor import initial_values
 
     vals = initial_values(plan, feeds)
     sizes: dict[int, int] = {}
-    for st in plan.steps:
+    per_example = frozenset(program.worker_steps)
+    work = 0.0
+    clock = time.perf_counter
+    for i, st in enumerate(plan.steps):
         args = [vals[s] for s in st.in_slots]
+        t0 = clock()
         try:
             r = st.kernel(*args)
         except BaseException as e:
             raise StepFailure(st, args, e) from e
+        if i in per_example:
+            work += clock() - t0
         _store(st, vals, r)
         for s in st.out_slots:
             if s >= 0:
                 sizes[s] = int(np.asarray(vals[s]).nbytes)
         for s in st.frees:
             vals[s] = None
-    return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots), sizes
+    return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots), sizes, work
 
 
 def forced() -> bool:

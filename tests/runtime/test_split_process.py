@@ -439,6 +439,31 @@ def test_default_sessions_time_two_processes_and_keep_the_fastest():
         assert (plan.split_runner is not None) == plan.batch_split  # a worker only where it is kept
 
 
+def test_no_worker_for_little_per_example_work(monkeypatch):
+    """A small MatMul is "heavy" but takes microseconds: the tuning never forks for it."""
+    def no_runner(*a, **k):
+        raise AssertionError("a worker was forked")
+
+    monkeypatch.setattr(split_process, "SplitRunner", no_runner)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        w = tf.Variable(np.ones((3, 2), np.float32))
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w)))
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        init = tf.global_variables_initializer()
+    feed = {x: np.ones((8, 3), np.float32)}
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        plan = sess._prepare(train, feed, None).plan
+        assert plan.split_program is not None and plan.batch_split is None
+        for _ in range(200):
+            sess.run(train, feed)
+            if getattr(plan, "tuned", False):
+                break
+        assert plan.tuned and plan.batch_split is False and plan.split_runner is None
+
+
 def test_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setenv("FLOWGRAPH_BATCH_SPLIT", "off")
     g, t = _cnn()
