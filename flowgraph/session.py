@@ -640,8 +640,8 @@ class BaseSession:
 
     #: Runs a plan is timed each way before the fastest way is kept.
     TUNING_RUNS = 8
-    #: Consecutive runs each way before the next (a worker process or thread pool that just slept
-    #: through the other ways' runs wakes on the first).
+    #: Consecutive runs each way before the next; only the last of them is timed: the first after a
+    #: switch pays for the other ways' caches and buffer sizes (a split run 4 ms, then 3 ms).
     TUNING_BLOCK = 2
 
     def _tuning_run(self, entry: _Signature, args: list | tuple) -> tuple:
@@ -657,7 +657,8 @@ class BaseSession:
         The ways that cap BLAS at one thread are timed first, together, then the others: an
         OpenBLAS that ran multi-threaded keeps its idle threads spinning for about 0.1 s, and they
         would take the core a worker process or piece needs. Each way runs ``TUNING_BLOCK``
-        consecutive times per turn; the first turns of each group are not counted.
+        consecutive times per turn, the last of them timed; the first turns of each group are
+        not timed at all.
         """
         plan = entry.plan
         schedule = plan.__dict__.get("tuning_schedule")
@@ -672,9 +673,9 @@ class BaseSession:
             for group in (one_blas, others):
                 # A forked worker settles in a few runs (both processes copy the pages they write).
                 warm = 3 if "two processes" in group else 1
-                for turn in range(warm + self.TUNING_RUNS // self.TUNING_BLOCK):
+                for turn in range(warm + self.TUNING_RUNS):
                     for m in group:
-                        schedule += [(m, turn >= warm)] * self.TUNING_BLOCK
+                        schedule += [(m, False)] * (self.TUNING_BLOCK - 1) + [(m, turn >= warm)]
             plan.tuning_schedule = schedule
             plan.tuning = True
             plan.tuning_modes = modes = one_blas + others

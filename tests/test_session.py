@@ -438,7 +438,7 @@ def test_default_session_times_both_executors_and_keeps_one():
     value = np.random.default_rng(0).random((256, 256), dtype=np.float32) / 256
     want = None
     with tf.Session(graph=g) as sess:
-        for _ in range(4 * (sess.TUNING_BLOCK + sess.TUNING_RUNS)):  # up to four ways, each timed TUNING_RUNS times
+        for _ in range(4 * sess.TUNING_BLOCK * (1 + sess.TUNING_RUNS)):  # up to four ways, each timed TUNING_RUNS times
             got = sess.run(total, {a: value})
             want = got if want is None else want
             np.testing.assert_array_equal(got, want)  # either executor, same bits
@@ -488,7 +488,7 @@ def test_default_session_measures_whether_intra_op_pieces_pay(monkeypatch):
     g, x, y = _conv_graph()
     value = np.random.default_rng(1).random((16, 8, 8, 1), dtype=np.float32)
     with tf.Session(graph=g) as sess:
-        got = {float(sess.run(y, {x: value})) for _ in range(3 * (sess.TUNING_BLOCK + sess.TUNING_RUNS))}
+        got = {float(sess.run(y, {x: value})) for _ in range(3 * sess.TUNING_BLOCK * (1 + sess.TUNING_RUNS))}
         plan = next(e.plan for e in sess._signatures.values())
         assert getattr(plan, "tuned", False) and plan.intra_pieces in (True, False)
         assert set(seen) == {1, 2}  # runs without pieces and runs in two pieces were both timed
@@ -520,7 +520,7 @@ def test_a_plan_tuned_to_one_blas_thread_runs_with_blas_capped(monkeypatch, fake
     value = np.ones((16, 8, 8, 1), np.float32)
     with tf.Session(graph=g) as sess:
         modes = None
-        for _ in range(4 * (sess.TUNING_BLOCK + sess.TUNING_RUNS)):
+        for _ in range(4 * sess.TUNING_BLOCK * (1 + sess.TUNING_RUNS)):
             sess.run(y, {x: value})
             plan = next(e.plan for e in sess._signatures.values())
             modes = getattr(plan, "tuning_modes", modes)

@@ -91,8 +91,10 @@ def initial_values(plan: Plan, feeds: tuple) -> list:
     return vals
 
 
-def run_loop(plan: Plan, feeds: tuple, trace: list | None, measured: list | None = None) -> tuple:
-    """Runs the steps one by one; ``trace`` gets (op, start, end, thread), ``measured`` output sizes."""
+def run_loop(plan: Plan, feeds: tuple, trace: list | None, measured: list | None = None,
+             slot_bytes: dict | None = None) -> tuple:
+    """Runs the steps one by one; ``trace`` gets (op, start, end, thread), ``measured`` output sizes,
+    ``slot_bytes`` each output slot's size in bytes."""
     vals = initial_values(plan, feeds)
     tid = threading.get_ident()
     clock = time.perf_counter_ns
@@ -108,6 +110,10 @@ def run_loop(plan: Plan, feeds: tuple, trace: list | None, measured: list | None
         if measured is not None:
             measured.append(_size(r, len(st.out_slots)))
         _store(st, vals, r)
+        if slot_bytes is not None:
+            for s in st.out_slots:
+                if s >= 0:
+                    slot_bytes[s] = int(getattr(vals[s], "nbytes", 8))
         for s in st.frees:
             vals[s] = None
     return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots)

@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from flowgraph.runtime.batch_split import P, R, Rows, S, SplitProgram
-from flowgraph.runtime.executor import StepFailure, _store
+from flowgraph.runtime.executor import StepFailure
 
 #: Seconds the worker spins for the next run before it sleeps on its pipe.
-IDLE_SPIN = 0.005
+IDLE_SPIN = 0.02
 
 #: Fewest batch rows per process when choosing how many workers to fork (the batch-minor
 #: convolutions want runs of at least 16 images).
@@ -651,29 +651,14 @@ MIN_WORK_SECONDS = 0.0005
 def measure_run(plan: Any, feeds: tuple, program: SplitProgram) -> tuple[tuple, dict[int, int], float]:
     """A plain serial run that also records each slot's size in bytes (to size the regions) and
     the seconds the per-example steps took (whether a worker could pay)."""
-    from flowgraph.runtime.executor import initial_values
+    from flowgraph.runtime.executor import run_loop
 
-    vals = initial_values(plan, feeds)
+    trace: list = []
     sizes: dict[int, int] = {}
+    results = run_loop(plan, feeds, trace, slot_bytes=sizes)
     per_example = frozenset(program.worker_steps)
-    work = 0.0
-    clock = time.perf_counter
-    for i, st in enumerate(plan.steps):
-        args = [vals[s] for s in st.in_slots]
-        t0 = clock()
-        try:
-            r = st.kernel(*args)
-        except BaseException as e:
-            raise StepFailure(st, args, e) from e
-        if i in per_example:
-            work += clock() - t0
-        _store(st, vals, r)
-        for s in st.out_slots:
-            if s >= 0:
-                sizes[s] = int(np.asarray(vals[s]).nbytes)
-        for s in st.frees:
-            vals[s] = None
-    return tuple(None if s < 0 else vals[s] for s in plan.fetch_slots), sizes, work
+    work = sum(t1 - t0 for i, (_, t0, t1, _) in enumerate(trace) if i in per_example) / 1e9
+    return results, sizes, work
 
 
 def forced() -> bool:
