@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from flowgraph.runtime.batch_split import P, R, Rows, S, SplitProgram
+from flowgraph.runtime import split_programs
+from flowgraph.runtime.batch_split import Rows, S, SplitProgram
 from flowgraph.runtime.executor import StepFailure
 
 #: Seconds the worker spins for the next run before it sleeps on its pipe.
@@ -143,7 +144,7 @@ class SplitRunner:
         self.mm = mmap.mmap(-1, self.data_at + max(offset, _ALIGN))
         self.h = memoryview(self.mm)[: word * 8].cast("q")
         self.pipes = [os.pipe() for _ in range(k)]
-        self._programs()
+        self.main_fn, self.main_lines = split_programs.main_function(self)
         self._start()
         self._finalizer = weakref.finalize(
             self, _stop, self.h, [w for _, w in self.pipes], list(self.pids), self.parent
@@ -193,7 +194,7 @@ class SplitRunner:
                     os.close(r)
             self.index = w
             self.wake_r = self.pipes[w][0]
-            self._worker_program(w)
+            self.worker_fn, self.worker_lines = split_programs.worker_function(self, w)
             _worker_setup(self.intra, self.workers)
             self._serve()
         except BaseException:  # noqa: BLE001 - nothing may escape a forked child
@@ -257,127 +258,10 @@ class SplitRunner:
         except (_Aborted, WorkerFailed):
             raise
         except BaseException as e:
-            step = _failed_step(e, _WORKER_FILE, self.worker_lines, self.plan.steps)
+            step = split_programs.failed_step(e, split_programs.WORKER_FILE, self.worker_lines, self.plan.steps)
             if step is not None:
                 e._flowgraph_op = step.op.name  # type: ignore[attr-defined]
             raise
-
-    def _env(self) -> dict[str, Any]:
-        env: dict[str, Any] = {"put": self._put, "take": self._take, "rows": self.rows, "R_": self}
-        for c, v in self.plan.const_slots.items():
-            env[f"c{c}"] = v
-        return env
-
-    def _call(self, env: dict, i: int, st: Any, args: str) -> str:
-        env[f"k{i}"] = st.kernel
-        fix = self.program.adjust.get(i)
-        if fix is None:
-            return f"k{i}({args})"
-        env[f"fx{i}"] = fix
-        return f"fx{i}(k{i}({args}), rows)"
-
-    def _ref(self, slot: int) -> str:
-        return f"c{slot}" if slot in self.plan.const_slots else f"s{slot}"
-
-    def _worker_program(self, w: int) -> None:
-        """Generates worker ``w``'s run as one straight-line function (as ``compile_serial`` does)."""
-        plan, prog = self.plan, self.program
-        env = self._env()
-        lines, line_step = ["def _worker(seq):"], [-1, -1]
-        for i in prog.split_feeds + prog.sent_feeds:
-            env[f"K{i}"] = ("feed", i, w) if i in prog.split_feeds else ("feed", i)
-            lines.append(f"    s{plan.feed_slots[i]} = take(K{i}, seq)")
-            line_step.append(-1)
-        got = set(plan.const_slots) | {plan.feed_slots[i] for i in prog.split_feeds + prog.sent_feeds}
-        for i in prog.worker_steps:
-            st = plan.steps[i]
-            for r in dict.fromkeys(st.in_slots):
-                if r not in got:  # a replicated value from the main process
-                    got.add(r)
-                    lines.append(f"    s{r} = take({r}, seq)")
-                    line_step.append(i)
-            body = self._call(env, i, st, ", ".join(self._ref(x) for x in st.in_slots))
-            lines.append(f"    {_target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
-            line_step.append(i)
-            got.update(st.out_slots)
-            for o in st.out_slots:
-                if o in self.publish:
-                    env[f"P{o}"] = (o, w)
-                    lines.append(f"    put(P{o}, s{o}, seq)")
-                    line_step.append(i)
-            for f in prog.worker_frees.get(i, ()):
-                lines.append(f"    s{f} = None")
-                line_step.append(i)
-        lines.append("    return None")
-        self.worker_fn, self.worker_lines = _compiled(lines, env, "_worker", _WORKER_FILE), line_step
-
-    def _programs(self) -> None:
-        """Generates the main process's run: every step, per-example ones on its own rows; a step
-        that needs a split, partial or local value whole gets it (``w<slot>``) the first time."""
-        plan, prog, k = self.plan, self.program, self.workers
-        kind = prog.kind
-        env = self._env()
-        env["widen"] = _widen
-
-        def gather(local: Any, slot: int, seq: int) -> Any:
-            return np.concatenate([np.asarray(local)] + [self._take((slot, w), seq) for w in range(k)], axis=0)
-
-        def merge(local: Any, slot: int, seq: int) -> Any:
-            total = np.add(local, self._take((slot, 0), seq))
-            for w in range(1, k):  # in worker order, so every run adds the same way
-                total = np.add(total, self._take((slot, w), seq))
-            return total
-
-        env["gather"], env["merge"] = gather, merge
-        feed_pos = {plan.feed_slots[i]: i for i in range(len(plan.feed_slots))}
-        lines, line_step = ["def _main(feeds, mine, seq):"], [-1, -1]
-        if feed_pos:
-            lines.append("    " + ", ".join(f"f{i}" for i in range(len(plan.feed_slots))) + ", = feeds")
-            line_step.append(-1)
-        whole: set[int] = set()
-        for s_, i in feed_pos.items():
-            if s_ in self.feed_split:
-                lines += [f"    s{s_} = f{i}[:mine]", f"    w{s_} = f{i}"]
-                whole.add(s_)
-                line_step += [-1, -1]
-            else:
-                lines.append(f"    s{s_} = f{i}")
-                line_step.append(-1)
-
-        def whole_ref(slot: int, i: int) -> str:
-            kd = kind.get(slot, R)
-            if kd == R:
-                return self._ref(slot)
-            if slot not in whole:
-                whole.add(slot)
-                how = {S: "gather", P: "merge"}.get(kd)
-                expr = f"widen(s{slot}, rows)" if how is None else f"{how}(s{slot}, {slot}, seq)"
-                lines.append(f"    w{slot} = {expr}")
-                line_step.append(i)
-            return f"w{slot}"
-
-        for i, st in enumerate(plan.steps):
-            local = i in self.worker_set or i in prog.main_local
-            args = ", ".join(self._ref(x) if local else whole_ref(x, i) for x in st.in_slots)
-            if st.for_op is None and st.op._opdef.stateful:  # from here on a failed run cannot be redone
-                lines.append("    R_.touched = True")
-                line_step.append(i)
-            body = self._call(env, i, st, args)
-            lines.append(f"    {_target(st.out_slots)} = {body}" if st.out_slots else f"    {body}")
-            line_step.append(i)
-            for o in st.out_slots:
-                if o in self.send:
-                    lines.append(f"    put({o}, s{o}, seq)")
-                    line_step.append(i)
-            for f in st.frees:
-                lines.append(f"    s{f} = None")
-                line_step.append(i)
-                if f in whole:
-                    lines.append(f"    w{f} = None")
-                    line_step.append(i)
-        fetches = "".join(("None" if f < 0 else whole_ref(f, -1)) + ", " for f in plan.fetch_slots)
-        lines.append(f"    return ({fetches})")
-        self.main_fn, self.main_lines = _compiled(lines, env, "_main", _MAIN_FILE), line_step
 
     # -- crossing values ---------------------------------------------------------------------------
     def _put(self, key: Any, value: Any, seq: int) -> None:
@@ -519,10 +403,10 @@ class SplitRunner:
         except WorkerFailed:
             raise
         except BaseException as e:
-            step = _failed_step(e, _MAIN_FILE, self.main_lines, self.plan.steps)
+            step = split_programs.failed_step(e, split_programs.MAIN_FILE, self.main_lines, self.plan.steps)
             if step is None:
                 raise
-            frame = _frame_of(e, _MAIN_FILE)
+            frame = split_programs.frame_of(e, split_programs.MAIN_FILE)
             names = frame.f_locals if frame is not None else {}
             inputs = [names.get(f"s{s}", self.plan.const_slots.get(s)) for s in step.in_slots]
             raise StepFailure(step, inputs, e) from e
@@ -531,51 +415,8 @@ class SplitRunner:
         self._finalizer()
 
 
-def _target(outs: tuple) -> str:
-    names = ["_" if o < 0 else f"s{o}" for o in outs]
-    return names[0] if len(names) == 1 else ", ".join(names) + ","
-
-
 class _Aborted(Exception):
     """The main process abandoned the run the worker is in."""
-
-
-_MAIN_FILE = "<flowgraph split run>"
-_WORKER_FILE = "<flowgraph split worker>"
-
-
-def _compiled(lines: list[str], env: dict, name: str, filename: str) -> Any:
-    exec(compile("\n".join(lines) + "\n", filename, "exec"), env)  # noqa: S102 - code from our own plan
-    return env[name]
-
-
-def _frame_of(exc: BaseException, filename: str) -> Any:
-    """The generated function's frame in ``exc``'s traceback (None if it did not pass through it)."""
-    tb, frame = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            frame = tb.tb_frame
-        tb = tb.tb_next
-    return frame
-
-
-def _failed_step(exc: BaseException, filename: str, line_step: list[int], steps: list) -> Any:
-    """The plan step whose line of generated code raised ``exc`` (None if none did)."""
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    if line is None or line >= len(line_step) or line_step[line] < 0:
-        return None
-    return steps[line_step[line]]
-
-
-def _widen(shape: Any, rows: Rows) -> Any:
-    """A local shape made whole: the batch's rows at index 0."""
-    v = np.array(shape, copy=True)
-    v[0] = rows.total
-    return v
 
 
 def _worker_setup(intra: Any, workers: int) -> None:
