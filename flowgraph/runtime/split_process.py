@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 import weakref
 from typing import Any
 
@@ -173,7 +174,12 @@ class SplitRunner:
         self.parent = os.getpid()
         try:
             for w in range(self.workers):
-                pid = os.fork()
+                with warnings.catch_warnings():
+                    # Python 3.12+ warns about forking a process with threads (the session's pools,
+                    # OpenBLAS's): the worker only runs kernels, whose locks (malloc's, OpenBLAS's)
+                    # their libraries reset at fork, and never the other threads' Python code.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
                 if pid == 0:  # a worker: serve runs until told to quit or the parent is gone
                     self._child(w)
                 self.pids.append(pid)
