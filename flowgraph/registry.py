@@ -60,6 +60,13 @@ class OpDef:
         """A kernel like ``kernel``'s that may build its result in input ``donatable`` (None: no such)."""
         return None
 
+    def folded_into(self, op: Operation, producer: Operation) -> Callable | None:
+        """For an op whose input 0 only it reads, made by ``producer``: a ``kernel -> kernel`` wrapper
+        that makes ``producer``'s kernel compute this op's result as well (the plan then passes that
+        value through this op), or None. Exact rewrites only, e.g. ReLU's mask after a max-pool
+        gradient applied on the pooled grid instead."""
+        return None
+
     def batch_split(self, op: Operation, kinds: tuple[str, ...]) -> Any:
         """The kinds of the outputs given the inputs' kinds in a batch-split run (a ``Split``), or
         None when the op needs its inputs whole (``runtime/batch_split.py`` defines the kinds)."""

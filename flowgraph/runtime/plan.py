@@ -253,6 +253,7 @@ def build_plan(
     keep = frozenset(fetch_slots) | frozenset(feed_slots) | frozenset(const_slots)
     readers = _set_frees(steps, n_slots, keep)
     _donate(steps, readers, keep)
+    _fold(steps, readers, keep)
     host_copy = any(s >= 0 and slot_dev.get(s, host) != host for s in fetch_slots)
     if runtime_of is None:
         host_copy = bool(getattr(rt, "host_copy", False))
@@ -379,6 +380,27 @@ def _donate(steps: list[Step], readers: list[int], keep: frozenset) -> None:
             kernel = st.op._opdef.donating_kernel(st.op, st.rt)
             if kernel is not None:
                 st.kernel = kernel
+
+
+def _fold(steps: list[Step], readers: list[int], keep: frozenset) -> None:
+    """Lets an op's producer compute the op's result too (``OpDef.folded_into``) where the op alone
+    reads the producer's output; the op then passes that value on."""
+    producer = {s: st for st in steps for s in st.out_slots if s >= 0}
+    for st in steps:
+        if st.for_op is not None or not st.in_slots or len(st.out_slots) != 1:
+            continue
+        s = st.in_slots[0]
+        src = producer.get(s)
+        if src is None or src.for_op is not None or readers[s] != 1 or s in keep or len(src.out_slots) != 1:
+            continue
+        wrap = st.op._opdef.folded_into(st.op, src.op)
+        if wrap is not None:
+            src.kernel = wrap(src.kernel)
+            st.kernel = _passes_first
+
+
+def _passes_first(value: Any, *_: Any) -> Any:
+    return value
 
 
 def _set_frees(steps: list[Step], n_slots: int, keep: frozenset) -> list[int]:

@@ -222,7 +222,7 @@ def test_bias_add_and_relu_reuse_a_fresh_buffer_only_when_nothing_else_sees_it(f
     np.testing.assert_allclose(got_r, np.maximum(want_a, 0), rtol=1e-12)
 
 
-def test_relu_grad_reuses_the_pool_gradient_it_alone_reads(fresh_graph, rt):
+def test_relu_grad_of_a_pool_gradient_it_alone_reads_is_folded_into_it(fresh_graph, rt):
     rng = np.random.default_rng(2)
     x_val, c_val = rng.standard_normal((2, 4, 4, 3)), rng.standard_normal((2, 2, 2, 3))
     x = tf.placeholder(tf.float64, x_val.shape)
@@ -230,7 +230,7 @@ def test_relu_grad_reuses_the_pool_gradient_it_alone_reads(fresh_graph, rt):
     pooled = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
     (dx,) = tf.gradients(tf.reduce_sum(pooled * tf.constant(c_val)), [x])
     plan = build_plan(fresh_graph, [dx], [x], rt, 1)
-    assert {st.op.type: getattr(st.kernel, "__name__", "") for st in plan.steps}["ReluGrad"] == "relu_grad_in_place"
+    assert {st.op.type: getattr(st.kernel, "__name__", "") for st in plan.steps}["ReluGrad"] == "_passes_first"
     h_val = np.maximum(x_val, 0)
     windows = h_val.reshape(2, 2, 2, 2, 2, 3).transpose(0, 1, 3, 5, 2, 4).reshape(2, 2, 2, 3, 4)
     first = windows.argmax(-1)  # ties (zeros after the ReLU) go to the first maximum, as in TF
@@ -239,3 +239,31 @@ def test_relu_grad_reuses_the_pool_gradient_it_alone_reads(fresh_graph, rt):
     want = want.reshape(2, 2, 2, 3, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(2, 4, 4, 3) * (x_val > 0)
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(dx, {x: x_val}), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("ksize, stride, padding", [(2, 2, "VALID"), (3, 2, "SAME"), (2, 1, "VALID")])
+def test_relu_gradient_folds_into_the_max_pool_gradient(ksize, stride, padding):
+    """ReluGrad(MaxPoolGrad(x, y, g), x) is computed as MaxPoolGrad(x, y, g * (y > 0)): same numbers,
+    ties and negative windows included (compared with the same graph where the fold cannot apply)."""
+    rng = np.random.default_rng(0)
+    value = rng.integers(-3, 3, (16, 9, 9, 3)).astype(np.float32)  # many ties, zeros, all-negative windows
+    weights = None
+    grads = []
+    for blocked in (False, True):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [16, 9, 9, 3])
+            h = tf.nn.relu(x * 1.5)
+            pool_in = tf.identity(h) if blocked else h  # another tensor: the fold's condition fails
+            y = tf.nn.max_pool(pool_in, [1, ksize, ksize, 1], [1, stride, stride, 1], padding)
+            if weights is None:
+                weights = rng.normal(size=y.shape.as_list()).astype(np.float32)
+            w = tf.constant(weights)
+            (dx,) = tf.gradients(tf.reduce_sum(y * w), [x])
+        with tf.Session(graph=g) as sess:
+            grads.append(sess.run(dx, {x: value}))
+            plan = sess._prepare(dx, {x: value}, None).plan
+            folded = [st.kernel.__name__ == "_passes_first" for st in plan.steps if st.op.type == "ReluGrad"]
+            assert folded == [not blocked]
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert np.count_nonzero(grads[0]) > 0
