@@ -6,6 +6,7 @@ from typing import Any
 
 from flowgraph.graph import Operation, Tensor, convert_to_tensor, get_default_graph
 from flowgraph.registry import OpDef, register_op
+from flowgraph.runtime.batch_split import Split
 
 
 @register_op
@@ -34,8 +35,6 @@ class Identity(OpDef):
         return [(x.dtype, x._dims)]
 
     def batch_split(self, op, kinds):
-        from flowgraph.runtime.batch_split import Split
-
         return Split(kinds)
 
     def kernel(self, op, rt):

@@ -134,8 +134,8 @@ class SplitProgram:
     ``kind[slot]`` is each value's kind. Worker steps (``S``/``P``/``L`` results) run in both
     processes on their own rows; the others run in the main process only. ``send`` are the
     replicated slots worker steps read (sent by the main process when it has them), ``gather``
-    and ``merge`` the split and partial slots the main process needs whole (its ``R`` steps and
-    the fetches), ``whole`` the local shapes it needs whole.
+    and ``merge`` the computed split and partial slots the main process needs whole (its ``R``
+    steps and the fetches); local shapes it needs whole it widens itself.
     """
 
     kind: dict[int, str]
@@ -144,7 +144,6 @@ class SplitProgram:
     send: list[int]
     gather: list[int]
     merge: list[int]
-    whole: set[int] = field(default_factory=set)
     split_feeds: list[int] = field(default_factory=list)  # feed positions (not slots) split by rows
     sent_feeds: list[int] = field(default_factory=list)  # feed positions the worker reads whole
     worker_frees: dict[int, tuple[int, ...]] = field(default_factory=dict)
@@ -218,7 +217,6 @@ def analyse(plan: Any, feed_tensors: Sequence[Any]) -> SplitProgram | None:
     if not any(plan.steps[i].heavy for i in worker_steps):
         return None
     needs_whole.update(s for s in plan.fetch_slots if s >= 0 and kind.get(s, R) != R)
-    on_worker = set(worker_steps)
     worker_reads = {s for i in worker_steps for s in plan.steps[i].in_slots}
     feed_set = set(plan.feed_slots)
     send = sorted(
@@ -229,9 +227,8 @@ def analyse(plan: Any, feed_tensors: Sequence[Any]) -> SplitProgram | None:
     crossing.update(plan.feed_slots[i] for i in split_feeds + sent_feeds)
     if not all(_shareable(t) for s, t in _tensors_of(plan, feed_tensors).items() if s in crossing):
         return None  # strings and objects do not cross processes as raw bytes
-    gather = sorted(s for s in needs_whole if kind.get(s) == S)
+    gather = sorted(s for s in needs_whole if kind.get(s) == S and s not in feed_set)  # feeds are whole already
     merge = sorted(s for s in needs_whole if kind.get(s) == P)
-    whole = {s for s in needs_whole if kind.get(s) == L}
     # The worker frees a value after its last reader among the worker steps (it may still publish it).
     last: dict[int, int] = {}
     for i in worker_steps:
@@ -242,8 +239,7 @@ def analyse(plan: Any, feed_tensors: Sequence[Any]) -> SplitProgram | None:
     for s, i in last.items():
         if s not in keep:
             frees.setdefault(i, []).append(s)
-    del on_worker
     return SplitProgram(
-        kind, worker_steps, adjust, send, gather, merge, whole, split_feeds, sent_feeds,
+        kind, worker_steps, adjust, send, gather, merge, split_feeds, sent_feeds,
         {i: tuple(v) for i, v in frees.items()}, main_local,
     )
